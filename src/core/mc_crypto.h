@@ -208,8 +208,8 @@ extern int	mc_crypto_seal_with(const mc_keyring *kr, int key_index, uint16_t sen
  * touch the replay state).  On MC_DROP_NONE the payload is in
  * out[0..*out_len) (out_cap >= MC_CRYPTO_MAX_PAYLOAD always suffices) and
  * *info (may be NULL) describes it; on a drop *out_len is 0.  Never reads
- * outside pkt[0..len).  The caller decides what to do with packets whose
- * sender is itself.
+ * outside pkt[0..len).  rp == NULL skips the sequence check (tests only).
+ * The caller decides what to do with packets whose sender is itself.
  */
 extern mc_drop_reason mc_crypto_open(const mc_keyring *kr, mc_crypto_replay *rp,
 									 uint64_t now_ms, const uint8_t *pkt, size_t len,
