@@ -459,6 +459,10 @@ void		mc_raft_get_status(const mc_raft *r, mc_raft_status *st);
  */
 int			mc_raft_get_progress(const mc_raft *r, mc_raft_progress_info *out, int max);
 
+/* Meta of the latest snapshot known to the core (taken or installed): what
+ * the host persists alongside its snapshot bytes. */
+void		mc_raft_get_snapshot_meta(const mc_raft *r, mc_raft_snapshot_meta *meta);
+
 /* Entry at index if held in memory (not compacted), else NULL. Borrowed. */
 const mc_raft_entry *mc_raft_get_entry(const mc_raft *r, uint64_t index);
 
