@@ -1,0 +1,48 @@
+/*
+ * mime_part.c — mailcluster._message_part(bytea, int): the decoded bytes of
+ * one leaf MIME part of a message, addressed by its JMAP partId number as
+ * numbered by _parse_message().  Serves blob_download of part blobIds
+ * ("B<sha256>_<partId>") without storing parts separately.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "mime_util.h"
+
+PG_FUNCTION_INFO_V1(mc_message_part);
+
+/*
+ * _message_part(message bytea, part_no int) RETURNS bytea
+ * Contract: returns the transfer-decoded content of leaf part part_no, or
+ * NULL when the message has no such part.  Never fails on any bytes.
+ */
+Datum
+mc_message_part(PG_FUNCTION_ARGS)
+{
+	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
+	int32		part_no = PG_GETARG_INT32(1);
+	MimeTree	t;
+	bytea	   *res = NULL;
+
+	mime_tree_build(&t, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+	for (int i = 0; i < t.n; i++)
+	{
+		if (t.nodes[i].part_no == part_no && part_no > 0)
+		{
+			size_t		len;
+			char	   *c = mime_node_content(&t.nodes[i], &len);
+
+			res = (bytea *) palloc(len + VARHDRSZ);
+			SET_VARSIZE(res, len + VARHDRSZ);
+			memcpy(VARDATA(res), c, len);
+			pfree(c);
+			break;
+		}
+	}
+	mime_tree_free(&t);
+	if (res == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(res);
+}

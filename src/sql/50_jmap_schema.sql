@@ -1,0 +1,156 @@
+-- 50_jmap_schema.sql — the replicated JMAP mail state (SPEC §4): tables
+-- accounts, mailboxes, emails, email_mailboxes, threads, blobs, changes,
+-- account_blobs and _responses, their indexes, the C write guard that makes
+-- direct DML on them fail with MC004, and the C mail parser entry points.
+-- Only the apply path (_apply, 55_jmap_apply.sql) writes these tables.
+
+-- ---- C entry points -------------------------------------------------------
+
+-- Parse one RFC 5322 message (GMime 3) into the JSON an import command carries.
+CREATE FUNCTION mailcluster._parse_message(message bytea, blob_id text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_parse_message' LANGUAGE C IMMUTABLE;
+
+-- Decoded bytes of leaf part part_no (JMAP partId) of a message, NULL if none.
+CREATE FUNCTION mailcluster._message_part(message bytea, part_no int)
+RETURNS bytea AS 'MODULE_PATHNAME', 'mc_message_part' LANGUAGE C IMMUTABLE STRICT;
+
+-- A raw header value in an RFC 8621 parsed form (Raw, Text, Addresses, ...).
+CREATE FUNCTION mailcluster._header_parse(raw text, form text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_header_parse' LANGUAGE C IMMUTABLE;
+
+-- The write guard: _apply turns it on, the trigger refuses DML while it is off.
+CREATE FUNCTION mailcluster._guard_enter() RETURNS void
+AS 'MODULE_PATHNAME', 'mc_jmap_guard_enter' LANGUAGE C VOLATILE;
+CREATE FUNCTION mailcluster._guard_leave() RETURNS void
+AS 'MODULE_PATHNAME', 'mc_jmap_guard_leave' LANGUAGE C VOLATILE;
+CREATE FUNCTION mailcluster._guard_active() RETURNS bool
+AS 'MODULE_PATHNAME', 'mc_jmap_guard_active' LANGUAGE C VOLATILE;
+CREATE FUNCTION mailcluster._guard_trigger() RETURNS trigger
+AS 'MODULE_PATHNAME', 'mc_jmap_guard_trigger' LANGUAGE C;
+REVOKE ALL ON FUNCTION mailcluster._guard_enter(), mailcluster._guard_leave() FROM PUBLIC;
+
+-- ---- replicated tables ------------------------------------------------------
+
+-- One row per account; the states of its types are max(changes.idx).
+CREATE TABLE mailcluster.accounts (
+    id              text PRIMARY KEY,
+    name            text NOT NULL,
+    created_idx     bigint NOT NULL,      -- Raft index of account_create
+    purged_before   bigint NOT NULL DEFAULT 0  -- /changes older than this: cannotCalculateChanges
+);
+
+CREATE TABLE mailcluster.mailboxes (
+    account_id      text NOT NULL REFERENCES mailcluster.accounts(id),
+    id              text NOT NULL,
+    name            text NOT NULL,
+    parent_id       text,
+    role            text,
+    sort_order      integer NOT NULL DEFAULT 0,
+    is_subscribed   boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (account_id, id)
+);
+CREATE UNIQUE INDEX mailboxes_role ON mailcluster.mailboxes (account_id, role) WHERE role IS NOT NULL;
+CREATE UNIQUE INDEX mailboxes_name ON mailcluster.mailboxes (account_id, coalesce(parent_id, ''), name);
+
+CREATE TABLE mailcluster.threads (
+    account_id      text NOT NULL REFERENCES mailcluster.accounts(id),
+    id              text NOT NULL,
+    PRIMARY KEY (account_id, id)
+);
+
+-- Content-addressed bytes: id = 'B' || hex(sha256(data)); stored once.
+CREATE TABLE mailcluster.blobs (
+    id              text PRIMARY KEY,
+    size            bigint NOT NULL,
+    data            bytea NOT NULL
+);
+
+-- Which account may read which blob (uploads), with the index that made it.
+CREATE TABLE mailcluster.account_blobs (
+    account_id      text NOT NULL REFERENCES mailcluster.accounts(id),
+    blob_id         text NOT NULL REFERENCES mailcluster.blobs(id),
+    type            text NOT NULL,
+    idx             bigint NOT NULL,
+    PRIMARY KEY (account_id, blob_id)
+);
+
+CREATE TABLE mailcluster.emails (
+    account_id      text NOT NULL REFERENCES mailcluster.accounts(id),
+    id              text NOT NULL,
+    blob_id         text NOT NULL REFERENCES mailcluster.blobs(id),
+    thread_id       text NOT NULL,
+    keywords        jsonb NOT NULL DEFAULT '{}',
+    size            bigint NOT NULL,
+    received_at     timestamptz NOT NULL,
+    message_id      text[],
+    in_reply_to     text[],
+    "references"    text[],
+    sender          jsonb,
+    "from"          jsonb,
+    "to"            jsonb,
+    cc              jsonb,
+    bcc             jsonb,
+    reply_to        jsonb,
+    subject         text,
+    sent_at         timestamptz,
+    sent_at_text    text,                 -- sentAt as written (with its offset)
+    has_attachment  boolean NOT NULL DEFAULT false,
+    preview         text NOT NULL DEFAULT '',
+    headers         jsonb NOT NULL DEFAULT '[]',
+    body_structure  jsonb,
+    text_body       jsonb NOT NULL DEFAULT '[]',  -- partIds
+    html_body       jsonb NOT NULL DEFAULT '[]',
+    attachments     jsonb NOT NULL DEFAULT '[]',
+    body_values     jsonb NOT NULL DEFAULT '{}',  -- partId -> {value, isEncodingProblem}
+    thread_subject  text NOT NULL DEFAULT '',     -- normalised subject (threading)
+    thread_keys     text[] NOT NULL DEFAULT '{}', -- message-id ∪ in-reply-to ∪ references
+    search_text     text NOT NULL DEFAULT '',     -- lower-cased body text for filters
+    PRIMARY KEY (account_id, id)
+);
+CREATE INDEX emails_received ON mailcluster.emails (account_id, received_at DESC, id);
+CREATE INDEX emails_thread ON mailcluster.emails (account_id, thread_id);
+CREATE INDEX emails_blob ON mailcluster.emails (blob_id);
+CREATE INDEX emails_thread_keys ON mailcluster.emails USING gin (thread_keys);
+
+CREATE TABLE mailcluster.email_mailboxes (
+    account_id      text NOT NULL,
+    email_id        text NOT NULL,
+    mailbox_id      text NOT NULL,
+    PRIMARY KEY (account_id, email_id, mailbox_id),
+    FOREIGN KEY (account_id, email_id) REFERENCES mailcluster.emails (account_id, id) ON DELETE CASCADE,
+    FOREIGN KEY (account_id, mailbox_id) REFERENCES mailcluster.mailboxes (account_id, id)
+);
+CREATE INDEX email_mailboxes_mailbox ON mailcluster.email_mailboxes (account_id, mailbox_id, email_id);
+
+-- One row per object changed by the entry at Raft index idx.
+CREATE TABLE mailcluster.changes (
+    account_id      text NOT NULL,
+    type            text NOT NULL CHECK (type IN ('Mailbox', 'Email', 'Thread')),
+    obj_id          text NOT NULL,
+    idx             bigint NOT NULL,
+    kind            char(1) NOT NULL CHECK (kind IN ('c', 'u', 'd')),
+    PRIMARY KEY (account_id, type, idx, obj_id)
+);
+
+-- Idempotency: the response of every command that carried a request_id.
+CREATE TABLE mailcluster._responses (
+    request_id      text PRIMARY KEY,
+    idx             bigint NOT NULL,
+    response        jsonb
+);
+
+-- ---- the guard --------------------------------------------------------------
+
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['accounts', 'mailboxes', 'threads', 'blobs', 'account_blobs',
+                             'emails', 'email_mailboxes', 'changes', '_responses'] LOOP
+        EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON mailcluster.%I
+                        FOR EACH ROW EXECUTE FUNCTION mailcluster._guard_trigger()', t);
+        EXECUTE format('CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON mailcluster.%I
+                        FOR EACH STATEMENT EXECUTE FUNCTION mailcluster._guard_trigger()', t);
+        EXECUTE format('GRANT SELECT ON mailcluster.%I TO PUBLIC', t);
+    END LOOP;
+END $$;
+REVOKE ALL ON mailcluster._responses FROM PUBLIC;
