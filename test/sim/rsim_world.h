@@ -121,6 +121,7 @@ typedef struct rsim_world
 	uint64_t	n_snap_installs;
 	uint64_t	n_transfers;
 	uint64_t	n_reads_ok;
+	uint64_t	n_size_mismatch;	/* msg_size() above the encoded size */
 } rsim_world;
 
 /* Trace line when verbose >= level (printf-style, prefixed with time). */

@@ -1,0 +1,742 @@
+/*
+ * rsim_host.c — one simulated Raft host: starts and crashes a core
+ * instance, keeps its disk (hard state, log, snapshot) and a mirror of its
+ * in-memory log, and carries out each ready batch in the order raft.h
+ * prescribes, with an optional slow disk (persistence completes later; the
+ * node takes no input meanwhile).  It reports every observation to the
+ * checkers and adds the durability checks of R32: a vote or an append ack
+ * is never sent before what it promises is on disk.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rsim_log.h"
+#include "rsim_world.h"
+
+void
+rsim_trace(rsim_world *w, int level, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (w->verbose < level)
+		return;
+	printf("%8llu ", (unsigned long long) w->now);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void
+free_inbox(rsim_node *n)
+{
+	size_t		k;
+
+	for (k = 0; k < n->n_inbox; k++)
+		free(n->inbox[k].data);
+	n->n_inbox = 0;
+}
+
+/* ---- start / crash ------------------------------------------------------ */
+
+void
+rsim_host_start(rsim_world *w, int id, const mc_raft_conf *bootstrap)
+{
+	rsim_node  *n = &w->nodes[id];
+	mc_raft_config cfg = w->base_cfg;
+	char		err[256] = "";
+
+	if (n->up)
+		return;
+	n->id = id;
+	if (!n->exists)
+	{
+		memset(&n->disk, 0, sizeof(n->disk));
+		rsim_log_reset(&n->disk.log, 0, 0, 0);
+		if (bootstrap)
+		{
+			rsim_sm		sm;
+
+			n->disk.has_snap = true;
+			n->disk.snap.index = 0;
+			n->disk.snap.term = 0;
+			n->disk.snap.conf = *bootstrap;
+			rsim_sm_init(&sm, bootstrap);
+			rsim_sm_encode(&sm, w->snap_filler, &n->disk.snap_data, &n->disk.snap_len);
+		}
+		n->exists = true;
+	}
+	cfg.id = (uint32_t) id;
+	cfg.seed = rsim_rng_next(&w->rng);
+	cfg.applied = n->disk.has_snap ? n->disk.snap.index : 0;
+	if (n->disk.has_snap)
+	{
+		if (!rsim_sm_decode(n->disk.snap_data, n->disk.snap_len, &n->sm))
+			rsim_check_fail(w->check, w->now, "node %d: its own snapshot on disk does not decode", id);
+		n->sm.conf = n->disk.snap.conf;
+	}
+	else
+		rsim_sm_init(&n->sm, NULL);
+	n->r = mc_raft_create(&cfg, n->disk.has_hs ? &n->disk.hs : NULL,
+						  n->disk.has_snap ? &n->disk.snap : NULL,
+						  n->disk.log.e, n->disk.log.n, err, sizeof(err));
+	if (n->r == NULL)
+	{
+		rsim_check_fail(w->check, w->now, "node %d: mc_raft_create refused its own disk state: %s", id, err);
+		return;
+	}
+	rsim_log_copy(&n->mem, &n->disk.log);
+	n->up = true;
+	n->busy = false;
+	n->pending_ticks = 0;
+	n->next_tick = w->now + 1 + rsim_rng_range(&w->rng, 0, RSIM_TICK_MS - 1);
+	n->last_role = MC_RAFT_FOLLOWER;
+	n->last_term = n->disk.has_hs ? n->disk.hs.term : 0;
+	n->last_leader = 0;
+	rsim_trace(w, 1, "node %d starts (term %llu, log %llu..%llu, snapshot %llu)", id,
+			   (unsigned long long) n->last_term,
+			   (unsigned long long) n->disk.log.base_index + 1,
+			   (unsigned long long) rsim_log_last(&n->disk.log),
+			   (unsigned long long) n->disk.log.base_index);
+	rsim_host_pump(w, id);
+}
+
+void
+rsim_host_crash(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (!n->up)
+		return;
+	rsim_trace(w, 1, "node %d CRASHES%s", id, n->busy ? " (losing an unpersisted batch)" : "");
+	mc_raft_destroy(n->r);
+	n->r = NULL;
+	n->up = false;
+	n->busy = false;
+	n->pending_ticks = 0;
+	free_inbox(n);
+	w->n_crashes++;
+}
+
+void
+rsim_host_free(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (n->up)
+		mc_raft_destroy(n->r);
+	n->r = NULL;
+	n->up = false;
+	free_inbox(n);
+	free(n->inbox);
+	rsim_log_free(&n->disk.log);
+	rsim_log_free(&n->mem);
+	free(n->disk.snap_data);
+	free(n->disk.staging);
+	memset(n, 0, sizeof(*n));
+}
+
+/* ---- per-step checks --------------------------------------------------- */
+
+static void
+post_checks(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+	mc_raft_status st;
+	uint64_t	m;
+
+	if (!n->up)
+		return;
+	mc_raft_get_status(n->r, &st);
+	if (st.role != n->last_role || st.term != n->last_term || st.leader != n->last_leader)
+	{
+		rsim_trace(w, 1, "node %d: %s term %llu leader %u (commit %llu, last %llu)", id,
+				   mc_raft_role_name(st.role), (unsigned long long) st.term, st.leader,
+				   (unsigned long long) st.commit, (unsigned long long) st.last_index);
+		if (st.term < n->last_term)
+			rsim_check_fail(w->check, w->now, "node %d: term went back from %llu to %llu",
+							id, (unsigned long long) n->last_term, (unsigned long long) st.term);
+		n->last_role = st.role;
+		n->last_term = st.term;
+		n->last_leader = st.leader;
+	}
+	if (st.role != MC_RAFT_LEADER)
+		return;
+	rsim_check_leader(w->check, w->now, id, st.term);
+
+	/*
+	 * Leader completeness: the highest committed entry, if its term is not
+	 * above ours, must be in our log with the same prefix.
+	 */
+	m = rsim_check_max_committed(w->check);
+	if (m > 0)
+	{
+		uint64_t	cterm,
+					cchain,
+					mychain;
+
+		if (rsim_check_committed_at(w->check, m, &cterm, &cchain) &&
+			cterm <= st.term && m > n->mem.base_index)
+		{
+			if (!rsim_log_chain_at(&n->mem, m, &mychain))
+				rsim_check_fail(w->check, w->now,
+								"leader completeness: leader %d of term %llu lacks committed index %llu (its last is %llu)",
+								id, (unsigned long long) st.term, (unsigned long long) m,
+								(unsigned long long) rsim_log_last(&n->mem));
+			else if (mychain != cchain)
+				rsim_check_fail(w->check, w->now,
+								"leader completeness: leader %d of term %llu holds another entry at committed index %llu",
+								id, (unsigned long long) st.term, (unsigned long long) m);
+		}
+	}
+}
+
+/* ---- applying a batch to a log (mirror at ready time, disk at completion) */
+
+static void
+log_apply_batch(rsim_world *w, int id, rsim_log *l, const mc_raft_batch *rd,
+				bool register_entries, const char *what)
+{
+	size_t		k;
+	uint64_t	chain;
+
+	if (rd->install)
+	{
+		uint64_t	c = 0;
+
+		if (!rsim_check_chain_of(w->check, rd->install->index, rd->install->term, &c) &&
+			rd->install->index > 0)
+			rsim_check_fail(w->check, w->now, "node %d: installs a snapshot at (index %llu, term %llu) that no log ever held",
+							id, (unsigned long long) rd->install->index,
+							(unsigned long long) rd->install->term);
+		rsim_log_reset(l, rd->install->index, rd->install->term, c);
+	}
+	if (rd->truncate_from != 0)
+	{
+		uint64_t	i,
+					last = rsim_log_last(l);
+
+		if (register_entries && rd->truncate_from <= l->base_index)
+			rsim_check_fail(w->check, w->now, "node %d: truncates from %llu, below its snapshot %llu",
+							id, (unsigned long long) rd->truncate_from,
+							(unsigned long long) l->base_index);
+		/* commit durability: never truncate an entry known committed */
+		if (register_entries)
+			for (i = rd->truncate_from; i <= last; i++)
+			{
+				uint64_t	ct,
+							cc,
+							mine;
+
+				if (rsim_check_committed_at(w->check, i, &ct, &cc) &&
+					rsim_log_chain_at(l, i, &mine) && mine == cc)
+				{
+					rsim_check_fail(w->check, w->now, "commit durability: node %d truncates committed index %llu (truncate_from %llu)",
+									id, (unsigned long long) i,
+									(unsigned long long) rd->truncate_from);
+					break;
+				}
+			}
+		rsim_log_truncate(l, rd->truncate_from);
+	}
+	for (k = 0; k < rd->n_entries; k++)
+	{
+		const mc_raft_entry *e = &rd->entries[k];
+
+		if (e->index <= rsim_log_last(l) && e->index > l->base_index)
+		{
+			/* overwriting without truncate_from: treat as truncation */
+			rsim_log_truncate(l, e->index);
+		}
+		if (!rsim_log_append(l, e, &chain))
+		{
+			rsim_check_fail(w->check, w->now, "node %d: %s append of index %llu after last %llu is not contiguous",
+							id, what, (unsigned long long) e->index,
+							(unsigned long long) rsim_log_last(l));
+			return;
+		}
+		if (register_entries)
+			rsim_check_entry(w->check, w->now, id, e->index, e->term, chain);
+	}
+}
+
+/* ---- carrying out a batch ---------------------------------------------- */
+
+static void
+stage_chunk(rsim_node *n, const mc_raft_snap_chunk *ch)
+{
+	rsim_disk  *d = &n->disk;
+	size_t		end = (size_t) ch->offset + ch->len;
+
+	if (ch->offset == 0)
+		d->staging_len = 0;
+	if (end > d->staging_cap)
+	{
+		d->staging_cap = end * 2;
+		d->staging = realloc(d->staging, d->staging_cap);
+		if (!d->staging)
+			abort();
+	}
+	if ((size_t) ch->offset > d->staging_len)
+		memset(d->staging + d->staging_len, 0, (size_t) ch->offset - d->staging_len);
+	if (ch->len)
+		memcpy(d->staging + ch->offset, ch->data, ch->len);
+	d->staging_len = end;
+}
+
+static void
+check_outgoing(rsim_world *w, int id, const mc_raft_msg *m)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+
+	if (m->type == MC_RAFT_MSG_VOTE_RESP && !m->reject)
+	{
+		rsim_check_vote(w->check, w->now, id, m->term, (int) m->to);
+		if (!d->has_hs || d->hs.term != m->term || d->hs.vote != m->to)
+			rsim_check_fail(w->check, w->now,
+							"R32: node %d grants its vote to %u in term %llu but its disk holds term %llu vote %u",
+							id, m->to, (unsigned long long) m->term,
+							(unsigned long long) (d->has_hs ? d->hs.term : 0),
+							d->has_hs ? d->hs.vote : 0);
+	}
+	else if (m->type == MC_RAFT_MSG_VOTE_REQ)
+	{
+		if (!d->has_hs || d->hs.term != m->term || d->hs.vote != (uint32_t) id)
+			rsim_check_fail(w->check, w->now,
+							"R32: node %d asks for votes in term %llu but its disk holds term %llu vote %u",
+							id, (unsigned long long) m->term,
+							(unsigned long long) (d->has_hs ? d->hs.term : 0),
+							d->has_hs ? d->hs.vote : 0);
+	}
+	else if (m->type == MC_RAFT_MSG_APPEND_RESP && !m->reject)
+	{
+		uint64_t	dc,
+					mc;
+
+		if (!d->has_hs || d->hs.term < m->term)
+			rsim_check_fail(w->check, w->now, "R32: node %d acks an append in term %llu with term %llu on disk",
+							id, (unsigned long long) m->term,
+							(unsigned long long) (d->has_hs ? d->hs.term : 0));
+		if (m->index > rsim_log_last(&d->log))
+			rsim_check_fail(w->check, w->now, "R32: node %d acks index %llu but its disk log ends at %llu",
+							id, (unsigned long long) m->index,
+							(unsigned long long) rsim_log_last(&d->log));
+		else if (m->index > d->log.base_index &&
+				 rsim_log_chain_at(&d->log, m->index, &dc) &&
+				 rsim_log_chain_at(&n->mem, m->index, &mc) && dc != mc)
+			rsim_check_fail(w->check, w->now, "R32: node %d acks index %llu but disk and memory differ there",
+							id, (unsigned long long) m->index);
+	}
+}
+
+static void *
+dup_bytes(const void *p, size_t len)
+{
+	void	   *c = malloc(len ? len : 1);
+
+	if (!c)
+		abort();
+	memcpy(c, p, len);
+	return c;
+}
+
+static void
+send_msg(rsim_world *w, int id, const mc_raft_msg *m)
+{
+	size_t		sz = mc_raft_msg_size(m);
+	uint8_t    *buf = malloc(sz ? sz : 1);
+	int64_t		len;
+
+	if (!buf)
+		abort();
+	len = mc_raft_msg_encode(m, buf, sz);
+	if (len >= 0 && (size_t) len < sz)
+		w->n_size_mismatch++;	/* mc_raft_msg_size() promised exact */
+	if (len < 0)
+	{
+		rsim_check_fail(w->check, w->now, "codec: node %d's %s does not encode (size %zu, got %lld)",
+						id, mc_raft_msg_type_name(m->type), sz, (long long) len);
+		free(buf);
+		return;
+	}
+	rsim_trace(w, 2, "  %d -> %u %s term %llu idx %llu lt %llu commit %llu n %u%s", id, m->to,
+			   mc_raft_msg_type_name(m->type), (unsigned long long) m->term,
+			   (unsigned long long) m->index, (unsigned long long) m->log_term,
+			   (unsigned long long) m->commit, m->n_entries, m->reject ? " REJECT" : "");
+	rsim_net_send(&w->net, w->now, id, (int) m->to, buf, (size_t) len, dup_bytes);
+}
+
+static void
+apply_committed(rsim_world *w, int id, const mc_raft_entry *e)
+{
+	rsim_node  *n = &w->nodes[id];
+	bool		fresh;
+	uint64_t	memchain;
+
+	if (e->index > rsim_log_last(&n->disk.log))
+		rsim_check_fail(w->check, w->now, "node %d: applies index %llu before it is on disk (disk ends at %llu)",
+						id, (unsigned long long) e->index,
+						(unsigned long long) rsim_log_last(&n->disk.log));
+	if (!rsim_sm_apply(&n->sm, e, &fresh))
+	{
+		rsim_check_fail(w->check, w->now, "node %d: applies index %llu but its state machine is at %llu",
+						id, (unsigned long long) e->index, (unsigned long long) n->sm.applied);
+		return;
+	}
+	if (rsim_log_chain_at(&n->mem, e->index, &memchain) && memchain != n->sm.chain)
+		rsim_check_fail(w->check, w->now, "node %d: applies at index %llu an entry that differs from its log",
+						id, (unsigned long long) e->index);
+	rsim_check_apply(w->check, w->now, id, e->index, e->term, n->sm.chain, n->sm.app);
+	w->n_commits_seen++;
+	if (fresh)
+	{
+		int			c = (int) e->client_id;
+
+		if (c >= 0 && c < w->n_clients && w->clients[c].outstanding &&
+			w->clients[c].req == e->request_id)
+		{
+			w->clients[c].outstanding = false;
+			rsim_trace(w, 1, "client %d request %llu applied at index %llu (node %d)", c,
+					   (unsigned long long) e->request_id, (unsigned long long) e->index, id);
+		}
+	}
+	if (e->type == MC_RAFT_ENTRY_CONFIG)
+		rsim_trace(w, 1, "node %d applies config at %llu: %u voters, %u learners", id,
+				   (unsigned long long) e->index, n->sm.conf.n_voters, n->sm.conf.n_learners);
+}
+
+static void
+serve_read(rsim_world *w, int id, const mc_raft_read_state *rs)
+{
+	size_t		k;
+
+	for (k = 0; k < w->n_reads; k++)
+	{
+		rsim_read  *r = &w->reads[k];
+
+		if (r->context != rs->context)
+			continue;
+		if (!rs->failed)
+		{
+			if (rs->index < r->min_index)
+				rsim_check_fail(w->check, w->now,
+								"read linearizability: node %d serves read %llu at index %llu, but %llu was committed when it was asked",
+								id, (unsigned long long) rs->context, (unsigned long long) rs->index,
+								(unsigned long long) r->min_index);
+			w->n_reads_ok++;
+		}
+		w->reads[k] = w->reads[--w->n_reads];
+		return;
+	}
+}
+
+static void
+serve_snap_request(rsim_world *w, int id, const mc_raft_snap_request *sr)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+	size_t		chunk = w->base_cfg.max_batch_bytes;
+	size_t		off = (size_t) sr->offset;
+	size_t		len;
+
+	if (!d->has_snap || d->snap.index != sr->meta.index || off > d->snap_len)
+	{
+		rsim_trace(w, 1, "node %d: cannot serve snapshot %llu (disk has %llu)", id,
+				   (unsigned long long) sr->meta.index,
+				   (unsigned long long) (d->has_snap ? d->snap.index : 0));
+		return;
+	}
+	len = d->snap_len - off;
+	if (len > chunk)
+		len = chunk;
+	if (mc_raft_snapshot_chunk(n->r, sr->to, sr->meta.index, off, d->snap_data + off,
+							   (uint32_t) len, off + len == d->snap_len) != 0)
+		rsim_check_fail(w->check, w->now, "node %d: mc_raft_snapshot_chunk refused chunk %zu+%zu of snapshot %llu for %u",
+						id, off, len, (unsigned long long) sr->meta.index, sr->to);
+}
+
+/*
+ * Steps 1-9 of raft.h's ready contract for the node's pending batch; the
+ * mirror already reflects it.
+ */
+static void
+complete_batch(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+	mc_raft_batch *rd = &n->rd;
+	size_t		k,
+				nreq;
+	mc_raft_snap_request *reqs;
+
+	/* 1. stage chunks */
+	for (k = 0; k < rd->n_snap_chunks; k++)
+		stage_chunk(n, &rd->snap_chunks[k]);
+	/* 2. install */
+	if (rd->install)
+	{
+		rsim_sm		sm;
+		uint64_t	app;
+
+		if (!rsim_sm_decode(d->staging, d->staging_len, &sm))
+			rsim_check_fail(w->check, w->now, "node %d: installs a snapshot whose staged bytes (%zu) do not decode",
+							id, d->staging_len);
+		else
+		{
+			if (sm.applied != rd->install->index || sm.applied_term != rd->install->term)
+				rsim_check_fail(w->check, w->now, "node %d: installs snapshot meta (%llu, %llu) over data of (%llu, %llu)",
+								id, (unsigned long long) rd->install->index,
+								(unsigned long long) rd->install->term,
+								(unsigned long long) sm.applied, (unsigned long long) sm.applied_term);
+			if (rsim_check_app_hash_at(w->check, sm.applied, &app) && app != sm.app)
+				rsim_check_fail(w->check, w->now, "state machine safety: node %d installs a snapshot at %llu that differs from what was applied there",
+								id, (unsigned long long) sm.applied);
+			if (sm.applied > 0)
+				rsim_check_commit(w->check, w->now, id, sm.applied, sm.applied_term, sm.chain);
+			sm.conf = rd->install->conf;
+			n->sm = sm;
+			free(d->snap_data);
+			d->snap_data = malloc(d->staging_len ? d->staging_len : 1);
+			if (!d->snap_data)
+				abort();
+			memcpy(d->snap_data, d->staging, d->staging_len);
+			d->snap_len = d->staging_len;
+			d->has_snap = true;
+			d->snap = *rd->install;
+			w->n_snap_installs++;
+			rsim_trace(w, 1, "node %d installs snapshot at %llu", id,
+					   (unsigned long long) rd->install->index);
+		}
+	}
+	/* 3. truncate + append, mirroring what the mirror already did */
+	log_apply_batch(w, id, &d->log, rd, false, "disk");
+	if (rd->install)
+		d->log.base_chain = n->sm.chain;
+	/* 4. hard state */
+	if (rd->has_hard_state)
+	{
+		if (d->has_hs)
+		{
+			if (rd->hs.term < d->hs.term)
+				rsim_check_fail(w->check, w->now, "node %d: persists term %llu below its stored term %llu",
+								id, (unsigned long long) rd->hs.term, (unsigned long long) d->hs.term);
+			else if (rd->hs.term == d->hs.term && d->hs.vote != 0 && rd->hs.vote != d->hs.vote)
+				rsim_check_fail(w->check, w->now, "R5: node %d changes its stored vote in term %llu from %u to %u",
+								id, (unsigned long long) rd->hs.term, d->hs.vote, rd->hs.vote);
+		}
+		d->hs = rd->hs;
+		d->has_hs = true;
+		if (rd->hs.commit > 0 && rd->hs.commit > d->log.base_index)
+		{
+			uint64_t	t,
+						c;
+
+			if (rsim_log_term_at(&d->log, rd->hs.commit, &t) &&
+				rsim_log_chain_at(&d->log, rd->hs.commit, &c))
+				rsim_check_commit(w->check, w->now, id, rd->hs.commit, t, c);
+			else
+				rsim_check_fail(w->check, w->now, "node %d: persists commit %llu beyond its log (last %llu)",
+								id, (unsigned long long) rd->hs.commit,
+								(unsigned long long) rsim_log_last(&d->log));
+		}
+	}
+	/* 5. messages */
+	for (k = 0; k < rd->n_msgs; k++)
+	{
+		check_outgoing(w, id, &rd->msgs[k]);
+		send_msg(w, id, &rd->msgs[k]);
+	}
+	/* 6. apply */
+	for (k = 0; k < rd->n_committed; k++)
+		apply_committed(w, id, &rd->committed[k]);
+	/* 7. reads */
+	for (k = 0; k < rd->n_reads; k++)
+		serve_read(w, id, &rd->reads[k]);
+	/*
+	 * 8. snapshot chunks to send.  raft.h lists this before advance, but
+	 * the core refuses mc_raft_snapshot_chunk() inside a ready batch, so
+	 * the requests are copied and answered right after advance.
+	 */
+	nreq = rd->n_snap_requests;
+	reqs = NULL;
+	if (nreq > 0)
+	{
+		reqs = malloc(nreq * sizeof(mc_raft_snap_request));
+		if (!reqs)
+			abort();
+		memcpy(reqs, rd->snap_requests, nreq * sizeof(mc_raft_snap_request));
+	}
+	/* 9. advance */
+	mc_raft_advance(n->r, rd);
+	n->busy = false;
+	for (k = 0; k < nreq; k++)
+		serve_snap_request(w, id, &reqs[k]);
+	free(reqs);
+}
+
+static bool
+batch_needs_disk(const mc_raft_batch *rd)
+{
+	return rd->has_hard_state || rd->n_entries > 0 || rd->install != NULL ||
+		rd->truncate_from != 0 || rd->n_snap_chunks > 0;
+}
+
+static bool
+batch_empty(const mc_raft_batch *rd)
+{
+	return !batch_needs_disk(rd) && rd->n_msgs == 0 && rd->n_committed == 0 &&
+		rd->n_reads == 0 && rd->n_snap_requests == 0 && !rd->soft_changed;
+}
+
+void
+rsim_host_pump(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+	int			empty_batches = 0;
+
+	for (;;)
+	{
+		if (!n->up || n->busy)
+			break;
+		if (mc_raft_has_ready(n->r))
+		{
+			memset(&n->rd, 0, sizeof(n->rd));
+			mc_raft_ready(n->r, &n->rd);
+			if (batch_empty(&n->rd) && ++empty_batches >= 100)
+			{
+				/* the host would spin forever: report, and take the node down */
+				rsim_check_fail(w->check, w->now, "node %d: mc_raft_has_ready() stays true but every batch is empty (host busy-loops)", id);
+				mc_raft_advance(n->r, &n->rd);
+				rsim_host_crash(w, id);
+				return;
+			}
+			n->busy = true;
+			log_apply_batch(w, id, &n->mem, &n->rd, true, "memory");
+			if (n->disk_delay_max > 0 && batch_needs_disk(&n->rd))
+			{
+				n->busy_until = w->now + rsim_rng_range(&w->rng, 1, n->disk_delay_max);
+				break;
+			}
+			complete_batch(w, id);
+			post_checks(w, id);
+			continue;
+		}
+		if (n->n_inbox > 0)
+		{
+			rsim_inmsg	im = n->inbox[0];
+
+			memmove(n->inbox, n->inbox + 1, (n->n_inbox - 1) * sizeof(rsim_inmsg));
+			n->n_inbox--;
+			rsim_host_deliver(w, id, im.data, im.len, im.from);
+			continue;
+		}
+		if (n->pending_ticks > 0)
+		{
+			n->pending_ticks--;
+			mc_raft_tick(n->r);
+			continue;
+		}
+		break;
+	}
+	post_checks(w, id);
+}
+
+void
+rsim_host_disk_done(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (!n->up || !n->busy)
+		return;
+	complete_batch(w, id);
+	post_checks(w, id);
+	rsim_host_pump(w, id);
+}
+
+void
+rsim_host_deliver(rsim_world *w, int id, uint8_t *data, size_t len, int from)
+{
+	rsim_node  *n = &w->nodes[id];
+	mc_raft_msg m;
+
+	if (!n->up)
+	{
+		free(data);
+		return;
+	}
+	if (n->busy)
+	{
+		if (n->n_inbox == n->cap_inbox)
+		{
+			n->cap_inbox = n->cap_inbox ? n->cap_inbox * 2 : 16;
+			n->inbox = realloc(n->inbox, n->cap_inbox * sizeof(rsim_inmsg));
+			if (!n->inbox)
+				abort();
+		}
+		n->inbox[n->n_inbox].data = data;
+		n->inbox[n->n_inbox].len = len;
+		n->inbox[n->n_inbox].from = from;
+		n->n_inbox++;
+		return;
+	}
+	if (mc_raft_msg_decode(data, len, &m) != 0)
+	{
+		rsim_check_fail(w->check, w->now, "codec: a message from %d to %d (%zu bytes) does not decode",
+						from, id, len);
+		free(data);
+		return;
+	}
+	mc_raft_step(n->r, &m);
+	mc_raft_msg_free_decoded(&m);
+	free(data);
+	rsim_host_pump(w, id);
+}
+
+void
+rsim_host_tick(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (!n->up)
+		return;
+	if (n->busy)
+	{
+		if (n->pending_ticks < 1000)
+			n->pending_ticks++;
+		return;
+	}
+	mc_raft_tick(n->r);
+	rsim_host_pump(w, id);
+}
+
+void
+rsim_host_snapshot(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+	uint64_t	idx = n->sm.applied;
+	int			rc;
+
+	if (!n->up || n->busy || idx == 0 || (d->has_snap && idx <= d->snap.index))
+		return;
+	rc = mc_raft_snapshot_taken(n->r, idx);
+	if (rc != 0)
+	{
+		rsim_trace(w, 1, "node %d: snapshot_taken(%llu) refused: %d", id,
+				   (unsigned long long) idx, rc);
+		return;
+	}
+	free(d->snap_data);
+	rsim_sm_encode(&n->sm, w->snap_filler, &d->snap_data, &d->snap_len);
+	d->has_snap = true;
+	d->snap.index = idx;
+	d->snap.term = n->sm.applied_term;
+	d->snap.conf = n->sm.conf;
+	rsim_log_compact(&d->log, idx);
+	rsim_log_compact(&n->mem, idx);
+	rsim_trace(w, 1, "node %d takes a snapshot at %llu", id, (unsigned long long) idx);
+	rsim_host_pump(w, id);
+}
