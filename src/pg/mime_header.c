@@ -97,3 +97,29 @@ mc_header_parse(PG_FUNCTION_ARGS)
 				 errhint("Use Raw, Text, Addresses, GroupedAddresses, MessageIds, Date or URLs.")));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
+
+PG_FUNCTION_INFO_V1(mc_header_encode);
+
+/*
+ * _header_encode(value text, phrase bool) RETURNS text
+ * Contract: returns value as an unstructured header value (phrase false)
+ * or as a display-name phrase (true, quoted as needed), with RFC 2047
+ * encoded-words where it is not plain ASCII (for Email/set drafts).
+ */
+Datum
+mc_header_encode(PG_FUNCTION_ARGS)
+{
+	char	   *v = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *enc;
+	text	   *res;
+
+	mime_init();
+	if (PG_GETARG_BOOL(1))
+		enc = g_mime_utils_header_encode_phrase(NULL, v, "utf-8");
+	else
+		enc = g_mime_utils_header_encode_text(NULL, v, "utf-8");
+	res = cstring_to_text(enc ? enc : v);
+	if (enc)
+		g_free(enc);
+	PG_RETURN_TEXT_P(res);
+}

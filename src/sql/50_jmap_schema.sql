@@ -18,6 +18,10 @@ RETURNS bytea AS 'MODULE_PATHNAME', 'mc_message_part' LANGUAGE C IMMUTABLE STRIC
 CREATE FUNCTION mailcluster._header_parse(raw text, form text)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_header_parse' LANGUAGE C IMMUTABLE;
 
+-- RFC 2047-encode a header value (phrase: a display name) for drafts.
+CREATE FUNCTION mailcluster._header_encode(value text, phrase boolean)
+RETURNS text AS 'MODULE_PATHNAME', 'mc_header_encode' LANGUAGE C IMMUTABLE STRICT;
+
 -- The write guard: _apply turns it on, the trigger refuses DML while it is off.
 CREATE FUNCTION mailcluster._guard_enter() RETURNS void
 AS 'MODULE_PATHNAME', 'mc_jmap_guard_enter' LANGUAGE C VOLATILE;
@@ -146,9 +150,9 @@ DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['accounts', 'mailboxes', 'threads', 'blobs', 'account_blobs',
                              'emails', 'email_mailboxes', 'changes', '_responses'] LOOP
-        EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE ON mailcluster.%I
-                        FOR EACH ROW EXECUTE FUNCTION mailcluster._guard_trigger()', t);
-        EXECUTE format('CREATE TRIGGER guard_truncate BEFORE TRUNCATE ON mailcluster.%I
+        -- statement level: refuses even statements that would touch no row
+        EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+                        ON mailcluster.%I
                         FOR EACH STATEMENT EXECUTE FUNCTION mailcluster._guard_trigger()', t);
         EXECUTE format('GRANT SELECT ON mailcluster.%I TO PUBLIC', t);
     END LOOP;

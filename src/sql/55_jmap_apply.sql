@@ -1,0 +1,157 @@
+-- 55_jmap_apply.sql — THE state machine: mailcluster._apply(idx, cmd)
+-- applies one committed command at Raft index idx by dispatching on
+-- cmd->>'op' through mailcluster._ops, with the write guard on, and records
+-- the response under the command's request_id (idempotency).  Also the small
+-- ops: account_create, blob_put, purge_changes, purge_blobs, record_response.
+-- Every op is deterministic: no now(), random(), sequences; ids come from
+-- the index (_next_id), times from the command.
+
+-- op name -> qualified name of its function (idx bigint, cmd jsonb) RETURNS jsonb.
+-- Static: filled by the install script, the same on every node.
+CREATE TABLE mailcluster._ops (
+    op      text PRIMARY KEY,
+    fn      text NOT NULL
+);
+
+-- Apply one committed command.  Contract: called in log order by the apply
+-- path (standalone: _submit; cluster: the apply worker), exactly once per
+-- index; returns the op's response.  A command whose request_id was seen
+-- returns the stored response and changes nothing.  Unknown ops raise.
+CREATE FUNCTION mailcluster._apply(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    rid text := cmd->>'request_id';
+    fn text;
+    res jsonb;
+BEGIN
+    IF rid IS NOT NULL THEN
+        SELECT r.response INTO res FROM mailcluster._responses r WHERE r.request_id = rid;
+        IF FOUND THEN RETURN res; END IF;
+    END IF;
+    SELECT o.fn INTO fn FROM mailcluster._ops o WHERE o.op = cmd->>'op';
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'unknown state machine command "%"', cmd->>'op'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Raft index %s.', idx);
+    END IF;
+    PERFORM mailcluster._guard_enter();
+    PERFORM mailcluster._apply_begin(idx);
+    EXECUTE format('SELECT %s($1, $2)', fn) INTO res USING idx, cmd;
+    IF rid IS NOT NULL THEN
+        INSERT INTO mailcluster._responses (request_id, idx, response) VALUES (rid, idx, res);
+    END IF;
+    PERFORM mailcluster._guard_leave();
+    RETURN res;
+END $$;
+REVOKE ALL ON FUNCTION mailcluster._apply(bigint, jsonb) FROM PUBLIC;
+
+-- op account_create {name} -> {"id"}: the account and its six standard mailboxes.
+CREATE FUNCTION mailcluster._op_account_create(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    acct text := 'A' || mailcluster._b32(idx);
+    r record;
+    mid text;
+BEGIN
+    INSERT INTO mailcluster.accounts (id, name, created_idx) VALUES (acct, cmd->>'name', idx);
+    FOR r IN SELECT * FROM (VALUES (1, 'Inbox', 'inbox'), (2, 'Drafts', 'drafts'), (3, 'Sent', 'sent'),
+                                   (4, 'Trash', 'trash'), (5, 'Junk', 'junk'), (6, 'Archive', 'archive'))
+                           AS v(o, name, role) ORDER BY o LOOP
+        mid := mailcluster._next_id('M');
+        INSERT INTO mailcluster.mailboxes (account_id, id, name, role, sort_order)
+        VALUES (acct, mid, r.name, r.role, r.o * 10);
+        PERFORM mailcluster._change(acct, 'Mailbox', mid, 'c');
+    END LOOP;
+    RETURN jsonb_build_object('id', acct);
+END $$;
+
+-- Store blob bytes under their content address, once.  Contract: raises
+-- data_corrupted when the bytes do not hash to blob_id.
+CREATE FUNCTION mailcluster._blob_store(blob_id text, data bytea) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    IF blob_id IS DISTINCT FROM 'B' || encode(sha256(data), 'hex') THEN
+        RAISE EXCEPTION 'blob % does not match its content', blob_id
+            USING ERRCODE = 'data_corrupted',
+                  DETAIL = format('The bytes hash to B%s.', encode(sha256(data), 'hex'));
+    END IF;
+    INSERT INTO mailcluster.blobs (id, size, data) VALUES (blob_id, length(data), data)
+    ON CONFLICT (id) DO NOTHING;
+END $$;
+
+-- Make blob readable by account (blob must exist).
+CREATE FUNCTION mailcluster._blob_grant(account text, blob text, typ text) RETURNS void
+LANGUAGE sql VOLATILE AS $$
+    INSERT INTO mailcluster.account_blobs (account_id, blob_id, type, idx)
+    VALUES (account, blob, coalesce(typ, 'application/octet-stream'), mailcluster._cur_idx())
+    ON CONFLICT (account_id, blob_id) DO UPDATE SET idx = excluded.idx;
+$$;
+
+-- op blob_put {account_id, blob_id, type, data (base64, absent when the
+-- blob is already stored)} -> RFC 8620 upload response.
+CREATE FUNCTION mailcluster._op_blob_put(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    blob text := cmd->>'blob_id';
+    sz bigint;
+BEGIN
+    IF cmd ? 'data' THEN
+        PERFORM mailcluster._blob_store(blob, decode(cmd->>'data', 'base64'));
+    END IF;
+    SELECT size INTO sz FROM mailcluster.blobs WHERE id = blob;
+    IF sz IS NULL THEN
+        RETURN jsonb_build_object('error', 'blobNotFound');
+    END IF;
+    PERFORM mailcluster._blob_grant(cmd->>'account_id', blob, cmd->>'type');
+    RETURN jsonb_build_object('accountId', cmd->>'account_id', 'blobId', blob,
+                              'type', cmd->>'type', 'size', sz);
+END $$;
+
+-- op purge_changes {before_idx}: forget change rows older than before_idx
+-- (keeping the newest row of each type so states stay put); /changes from
+-- an older state then answers cannotCalculateChanges.
+CREATE FUNCTION mailcluster._op_purge_changes(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    before bigint := (cmd->>'before_idx')::bigint;
+    n bigint;
+BEGIN
+    DELETE FROM mailcluster.changes c
+     WHERE c.idx < before
+       AND c.idx < (SELECT max(m.idx) FROM mailcluster.changes m
+                     WHERE m.account_id = c.account_id AND m.type = c.type);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE mailcluster.accounts SET purged_before = before WHERE purged_before < before;
+    RETURN jsonb_build_object('deleted', n);
+END $$;
+
+-- op purge_blobs {before_idx}: drop upload grants older than before_idx
+-- that no email of the account uses, then blobs nothing references.
+CREATE FUNCTION mailcluster._op_purge_blobs(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    before bigint := (cmd->>'before_idx')::bigint;
+    n bigint;
+BEGIN
+    DELETE FROM mailcluster.account_blobs ab
+     WHERE ab.idx < before
+       AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e
+                        WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id);
+    DELETE FROM mailcluster.blobs b
+     WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
+       AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN jsonb_build_object('deleted', n);
+END $$;
+
+-- op record_response {response}: stores a whole jmap() response under the
+-- request's request_id (done by _apply), so a retry returns it verbatim.
+CREATE FUNCTION mailcluster._op_record_response(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$ SELECT cmd->'response' $$;
+
+INSERT INTO mailcluster._ops VALUES
+    ('account_create',  'mailcluster._op_account_create'),
+    ('blob_put',        'mailcluster._op_blob_put'),
+    ('purge_changes',   'mailcluster._op_purge_changes'),
+    ('purge_blobs',     'mailcluster._op_purge_blobs'),
+    ('record_response', 'mailcluster._op_record_response');
