@@ -23,7 +23,7 @@
 #include "rsim_log.h"
 #include "rsim_world.h"
 
-#define CHAOS_MS		4000	/* faults are injected during this phase */
+#define CHAOS_MS		10000	/* faults are injected during this phase */
 #define LEADER_BOUND_MS	3000	/* after healing: a leader within this */
 #define DECIDE_BOUND_MS	6000	/* after healing: every request decided */
 #define CLIENT_RETRY_MS	300
@@ -335,10 +335,24 @@ act_spurious_hint(rsim_world *w)
 	rsim_host_pump(w, id);
 }
 
+/*
+ * One random action.  In a storm every fault is possible; in a calm epoch
+ * only the cluster's own business goes on (clients, reads, snapshots,
+ * transfers, membership) and crashed nodes come back.
+ */
 static void
-random_action(rsim_world *w)
+random_action(rsim_world *w, bool storm)
 {
 	unsigned	r = (unsigned) rsim_rng_range(&w->rng, 0, 999);
+
+	if (!storm && ((r >= 400 && r < 520) || (r >= 520 && r < 700) || r >= 900))
+	{
+		if (r < 460)
+			act_restart(w);
+		else
+			act_client(w, true);
+		return;
+	}
 
 	if (r < 380)
 		act_client(w, true);
@@ -428,6 +442,7 @@ heal_all(rsim_world *w)
 
 	rsim_net_heal(&w->net);
 	w->net.dup_permille = 0;
+	w->net.slow_permille = 0;
 	for (id = 1; id < RSIM_MAX_NODES; id++)
 	{
 		if (w->nodes[id].disk_delay_max > 10)
@@ -487,6 +502,8 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	uint64_t	next_action = 1;
 	uint64_t	heal_at = CHAOS_MS;
 	uint64_t	leader_seen_at = 0;
+	uint64_t	epoch_end = 0;
+	bool		storm = false;
 
 	if (!w)
 		abort();
@@ -499,6 +516,8 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	w->net.delay_min = 1;
 	w->net.delay_max = rsim_rng_range(&w->rng, 2, 30);
 	w->net.dup_permille = (unsigned) rsim_rng_range(&w->rng, 0, 40);
+	w->net.slow_permille = rsim_rng_chance(&w->rng, 500) ? (unsigned) rsim_rng_range(&w->rng, 5, 50) : 0;
+	w->net.slow_max = rsim_rng_range(&w->rng, 50, 400);
 	w->base_cfg.election_ticks = 10;
 	w->base_cfg.heartbeat_ticks = (int) rsim_rng_range(&w->rng, 1, 3);
 	w->base_cfg.max_batch_bytes = (uint32_t) rsim_rng_range(&w->rng, 100, 2000);
@@ -564,8 +583,18 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 		{
 			if (!w->healed)
 			{
-				random_action(w);
-				next_action = w->now + rsim_rng_range(&w->rng, 1, 25);
+				if (w->now >= epoch_end)
+				{
+					storm = rsim_rng_chance(&w->rng, 500);
+					epoch_end = w->now + rsim_rng_range(&w->rng, 200, 1500);
+					if (!storm && rsim_rng_chance(&w->rng, 500))
+						rsim_net_heal(&w->net);
+					rsim_trace(w, 1, "--- %s epoch until %llu ---", storm ? "storm" : "calm",
+							   (unsigned long long) epoch_end);
+				}
+				random_action(w, storm);
+				next_action = w->now + (storm ? rsim_rng_range(&w->rng, 1, 25)
+										: rsim_rng_range(&w->rng, 5, 40));
 			}
 			else
 			{

@@ -28,6 +28,7 @@ typedef struct kvmap
 typedef struct slot
 {
 	bool		set;
+	uint64_t	cterm;			/* committed: lowest reporter term */
 	uint64_t	term;
 	uint64_t	chain;
 	uint64_t	app;
@@ -232,11 +233,12 @@ rsim_check_entry(rsim_check *c, uint64_t now, int node,
 		rsim_check_fail(c, now, "log matching: node %d holds (index %llu, term %llu) with a different prefix than another node had",
 						node, (unsigned long long) index, (unsigned long long) term);
 	if (index < c->cap && c->committed[index].set &&
-		(term > c->committed[index].term ||
-		 (term == c->committed[index].term && chain != c->committed[index].chain)))
-		rsim_check_fail(c, now, "leader completeness: node %d holds (index %llu, term %llu) but (term %llu) was committed there before",
+		chain != c->committed[index].chain &&
+		term >= c->committed[index].cterm)
+		rsim_check_fail(c, now, "leader completeness: node %d holds (index %llu, term %llu) but (term %llu) was committed there by term %llu",
 						node, (unsigned long long) index, (unsigned long long) term,
-						(unsigned long long) c->committed[index].term);
+						(unsigned long long) c->committed[index].term,
+						(unsigned long long) c->committed[index].cterm);
 }
 
 bool
@@ -252,16 +254,19 @@ rsim_check_chain_of(const rsim_check *c, uint64_t index, uint64_t term,
 }
 
 void
-rsim_check_commit(rsim_check *c, uint64_t now, int node,
+rsim_check_commit(rsim_check *c, uint64_t now, int node, uint64_t node_term,
 				  uint64_t index, uint64_t term, uint64_t chain)
 {
 	slot	   *s;
 
 	ensure_index(c, index);
 	s = &c->committed[index];
+	if (s->set && node_term < s->cterm && s->term == term && s->chain == chain)
+		s->cterm = node_term;
 	if (!s->set)
 	{
 		s->set = true;
+		s->cterm = node_term;
 		s->term = term;
 		s->chain = chain;
 		if (index > c->max_committed)
@@ -281,18 +286,19 @@ rsim_check_max_committed(const rsim_check *c)
 
 bool
 rsim_check_committed_at(const rsim_check *c, uint64_t index,
-						uint64_t *term, uint64_t *chain)
+						uint64_t *term, uint64_t *chain, uint64_t *commit_term)
 {
 	if (index >= c->cap || !c->committed[index].set)
 		return false;
 	*term = c->committed[index].term;
 	*chain = c->committed[index].chain;
+	*commit_term = c->committed[index].cterm;
 	return true;
 }
 
 void
-rsim_check_apply(rsim_check *c, uint64_t now, int node, uint64_t index,
-				 uint64_t term, uint64_t chain, uint64_t app_hash)
+rsim_check_apply(rsim_check *c, uint64_t now, int node, uint64_t node_term,
+				 uint64_t index, uint64_t term, uint64_t chain, uint64_t app_hash)
 {
 	slot	   *s;
 
@@ -309,7 +315,7 @@ rsim_check_apply(rsim_check *c, uint64_t now, int node, uint64_t index,
 		rsim_check_fail(c, now, "state machine safety: node %d applied (index %llu, term %llu) but another node applied (term %llu) there",
 						node, (unsigned long long) index, (unsigned long long) term,
 						(unsigned long long) s->term);
-	rsim_check_commit(c, now, node, index, term, chain);
+	rsim_check_commit(c, now, node, node_term, index, term, chain);
 }
 
 bool

@@ -51,7 +51,8 @@ void		rsim_check_leader(rsim_check *c, uint64_t now, int node, uint64_t term);
 
 /*
  * Node holds (index, term) with prefix hash chain in its log: log matching.
- * Also fails if index is committed with another (term, chain).
+ * Also fails if another entry is committed at index and this one's term is
+ * at or above that commit's term bound (its leader should have held it).
  */
 void		rsim_check_entry(rsim_check *c, uint64_t now, int node,
 							 uint64_t index, uint64_t term, uint64_t chain);
@@ -61,24 +62,32 @@ bool		rsim_check_chain_of(const rsim_check *c, uint64_t index,
 								uint64_t term, uint64_t *chain);
 
 /*
- * Node reports index committed and its log holds (term, chain) there:
- * commit durability (nobody ever reported another entry committed there).
+ * Node, whose current term is node_term, reports index committed and its
+ * log holds (term, chain) there: commit durability (nobody ever reported
+ * another entry committed there).  The lowest node_term over all reports
+ * bounds from above the term in which the entry was committed: every
+ * leader of that term or later must hold it (leader completeness).
  */
 void		rsim_check_commit(rsim_check *c, uint64_t now, int node,
-							  uint64_t index, uint64_t term, uint64_t chain);
-
-/* Highest index ever reported committed, and what is committed at index. */
-uint64_t	rsim_check_max_committed(const rsim_check *c);
-bool		rsim_check_committed_at(const rsim_check *c, uint64_t index,
-									uint64_t *term, uint64_t *chain);
+							  uint64_t node_term, uint64_t index,
+							  uint64_t term, uint64_t chain);
 
 /*
- * Node applied index, reaching state (chain, app_hash): state machine
- * safety.  Also registers the entry as committed.
+ * Highest index ever reported committed, and what is committed at index:
+ * entry term, prefix hash, and commit term bound (see above).
+ */
+uint64_t	rsim_check_max_committed(const rsim_check *c);
+bool		rsim_check_committed_at(const rsim_check *c, uint64_t index,
+									uint64_t *term, uint64_t *chain,
+									uint64_t *commit_term);
+
+/*
+ * Node (current term node_term) applied index, reaching state (chain,
+ * app_hash): state machine safety.  Also registers the entry as committed.
  */
 void		rsim_check_apply(rsim_check *c, uint64_t now, int node,
-							 uint64_t index, uint64_t term, uint64_t chain,
-							 uint64_t app_hash);
+							 uint64_t node_term, uint64_t index,
+							 uint64_t term, uint64_t chain, uint64_t app_hash);
 
 /* The state machine hash registered at index (false if none applied). */
 bool		rsim_check_app_hash_at(const rsim_check *c, uint64_t index,

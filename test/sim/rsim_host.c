@@ -175,10 +175,11 @@ post_checks(rsim_world *w, int id)
 	{
 		uint64_t	cterm,
 					cchain,
+					ctt,
 					mychain;
 
-		if (rsim_check_committed_at(w->check, m, &cterm, &cchain) &&
-			cterm <= st.term && m > n->mem.base_index)
+		if (rsim_check_committed_at(w->check, m, &cterm, &cchain, &ctt) &&
+			ctt <= st.term && m > n->mem.base_index)
 		{
 			if (!rsim_log_chain_at(&n->mem, m, &mychain))
 				rsim_check_fail(w->check, w->now,
@@ -222,15 +223,24 @@ log_apply_batch(rsim_world *w, int id, rsim_log *l, const mc_raft_batch *rd,
 			rsim_check_fail(w->check, w->now, "node %d: truncates from %llu, below its snapshot %llu",
 							id, (unsigned long long) rd->truncate_from,
 							(unsigned long long) l->base_index);
-		/* commit durability: never truncate an entry known committed */
+		/*
+		 * commit durability: a node whose term has reached the commit's
+		 * term bound never truncates the committed entry (an older leader
+		 * may still overwrite it on a node that lags behind in terms).
+		 */
+		uint64_t	node_term = rd->has_hard_state ? rd->hs.term :
+			w->nodes[id].disk.hs.term;
+
 		if (register_entries)
 			for (i = rd->truncate_from; i <= last; i++)
 			{
 				uint64_t	ct,
 							cc,
+							ctt,
 							mine;
 
-				if (rsim_check_committed_at(w->check, i, &ct, &cc) &&
+				if (rsim_check_committed_at(w->check, i, &ct, &cc, &ctt) &&
+					ctt <= node_term &&
 					rsim_log_chain_at(l, i, &mine) && mine == cc)
 				{
 					rsim_check_fail(w->check, w->now, "commit durability: node %d truncates committed index %llu (truncate_from %llu)",
@@ -389,7 +399,7 @@ apply_committed(rsim_world *w, int id, const mc_raft_entry *e)
 	if (rsim_log_chain_at(&n->mem, e->index, &memchain) && memchain != n->sm.chain)
 		rsim_check_fail(w->check, w->now, "node %d: applies at index %llu an entry that differs from its log",
 						id, (unsigned long long) e->index);
-	rsim_check_apply(w->check, w->now, id, e->index, e->term, n->sm.chain, n->sm.app);
+	rsim_check_apply(w->check, w->now, id, n->disk.hs.term, e->index, e->term, n->sm.chain, n->sm.app);
 	w->n_commits_seen++;
 	if (fresh)
 	{
@@ -495,7 +505,9 @@ complete_batch(rsim_world *w, int id)
 				rsim_check_fail(w->check, w->now, "state machine safety: node %d installs a snapshot at %llu that differs from what was applied there",
 								id, (unsigned long long) sm.applied);
 			if (sm.applied > 0)
-				rsim_check_commit(w->check, w->now, id, sm.applied, sm.applied_term, sm.chain);
+				rsim_check_commit(w->check, w->now, id,
+								  rd->has_hard_state ? rd->hs.term : d->hs.term,
+								  sm.applied, sm.applied_term, sm.chain);
 			sm.conf = rd->install->conf;
 			n->sm = sm;
 			free(d->snap_data);
@@ -536,7 +548,7 @@ complete_batch(rsim_world *w, int id)
 
 			if (rsim_log_term_at(&d->log, rd->hs.commit, &t) &&
 				rsim_log_chain_at(&d->log, rd->hs.commit, &c))
-				rsim_check_commit(w->check, w->now, id, rd->hs.commit, t, c);
+				rsim_check_commit(w->check, w->now, id, rd->hs.term, rd->hs.commit, t, c);
 			else
 				rsim_check_fail(w->check, w->now, "node %d: persists commit %llu beyond its log (last %llu)",
 								id, (unsigned long long) rd->hs.commit,

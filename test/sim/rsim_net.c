@@ -72,6 +72,16 @@ heap_pop(rsim_net *net)
 	return top;
 }
 
+static uint64_t
+pick_delay(rsim_net *net)
+{
+	uint64_t	d = rsim_rng_range(net->rng, net->delay_min, net->delay_max);
+
+	if (net->slow_permille && rsim_rng_chance(net->rng, net->slow_permille))
+		d += rsim_rng_range(net->rng, 0, net->slow_max);
+	return d;
+}
+
 static void
 drop_data(rsim_net *net, void *data)
 {
@@ -142,7 +152,7 @@ rsim_net_send(rsim_net *net, uint64_t now, int from, int to,
 				abort();
 			memcpy(copy, data, len);
 		}
-		m.deliver_at = now + rsim_rng_range(net->rng, net->delay_min, net->delay_max);
+		m.deliver_at = now + pick_delay(net);
 		m.seq = net->seq++;
 		m.from = from;
 		m.to = to;
@@ -151,7 +161,7 @@ rsim_net_send(rsim_net *net, uint64_t now, int from, int to,
 		heap_push(net, m);
 		net->n_dup++;
 	}
-	m.deliver_at = now + rsim_rng_range(net->rng, net->delay_min, net->delay_max);
+	m.deliver_at = now + pick_delay(net);
 	m.seq = net->seq++;
 	m.from = from;
 	m.to = to;

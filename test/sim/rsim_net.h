@@ -34,6 +34,8 @@ typedef struct rsim_net
 	unsigned	dup_permille;
 	uint64_t	delay_min;
 	uint64_t	delay_max;
+	unsigned	slow_permille;	/* messages that take a long path */
+	uint64_t	slow_max;		/* ... of up to this many ms */
 	rsim_msg   *heap;
 	size_t		nheap;
 	size_t		capheap;
@@ -53,8 +55,10 @@ void		rsim_net_free(rsim_net *net);
 
 /*
  * Send a message: takes ownership of data.  It may be lost (link loss or a
- * cut at send time), delayed by delay_min..delay_max, or duplicated (the
- * copy gets its own delay; dup_data copies the payload, NULL = memcpy).
+ * cut at send time), delayed by delay_min..delay_max (slow_permille of
+ * them by up to slow_max: stragglers that arrive long after newer ones), or
+ * duplicated (the copy gets its own delay; dup_data copies the payload,
+ * NULL = memcpy).
  */
 void		rsim_net_send(rsim_net *net, uint64_t now, int from, int to,
 						  void *data, size_t len,
