@@ -1,0 +1,343 @@
+/*
+ * apply_worker.c — the "mailcluster apply" background worker: applies
+ * committed log entries in index order by calling mailcluster._apply(idx,
+ * cmd) through SPI, each batch in one transaction that also advances
+ * mailcluster._raft_applied, so a crash re-applies nothing twice.  Then it
+ * publishes the applied index and hands each local proposer its response.
+ * It runs apart from the raft worker so a slow apply never delays heartbeats.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "raft_settings.h"
+#include "raft_shmem.h"
+#include "raft_worker.h"
+
+#define APPLY_BATCH 256			/* entries per transaction */
+
+/* A response for a local proposer, collected during the batch. */
+typedef struct ApplyReply
+{
+	uint64		request_id;
+	char	   *text;			/* jsonb as text; NULL = error text below */
+	bool		is_error;
+} ApplyReply;
+
+typedef struct ApplyBatch
+{
+	uint32		self;
+	uint64		from;			/* first index to apply */
+	uint64		upto;			/* last committed index */
+	uint64		last;			/* last index applied in this batch */
+	int			n_replies;
+	ApplyReply	replies[APPLY_BATCH];
+	MemoryContext replyctx;
+} ApplyBatch;
+
+static SPIPlanPtr apply_plan = NULL;
+
+/*
+ * Apply one NORMAL entry inside a subtransaction: a deterministic error in
+ * _apply (bad command) fails the same way on every node and must not stop
+ * the log; it becomes the entry's response {"error": ...}.
+ */
+static char *
+apply_one(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	char	   *result = NULL;
+
+	*is_error = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		args[2];
+		int			ret;
+		text	   *cmd = cstring_to_text_with_len(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+
+		if (apply_plan == NULL)
+		{
+			apply_plan = SPI_prepare("SELECT mailcluster._apply($1, $2::jsonb)::text", 2, types);
+			if (apply_plan == NULL)
+				elog(ERROR, "mailcluster: cannot prepare the _apply call: %s",
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(apply_plan);
+		}
+		args[0] = Int64GetDatum(idx);
+		args[1] = PointerGetDatum(cmd);
+		ret = SPI_execute_plan(apply_plan, args, NULL, false, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "mailcluster: _apply returned no row");
+		{
+			char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			result = MemoryContextStrdup(replyctx, s ? s : "null");
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(replyctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		/* a failed _apply plan may be invalid now: prepare it again next time */
+		if (apply_plan)
+		{
+			SPI_freeplan(apply_plan);
+			apply_plan = NULL;
+		}
+		ereport(LOG,
+				(errmsg("mailcluster: log entry %lld failed to apply: %s",
+						(long long) idx, edata->message)));
+		result = psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode), edata->message);
+		result = MemoryContextStrdup(replyctx, result);
+		*is_error = true;
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* In a transaction: apply entries (from, upto] up to APPLY_BATCH of them. */
+static void
+apply_batch_tx(void *arg)
+{
+	ApplyBatch *b = arg;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	int			ret;
+	uint64		i,
+				n;
+	SPITupleTable *tuptable;
+	TupleDesc	tupdesc;
+
+	/* durability comes from the Raft log; a lost apply is re-done */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
+
+	args[0] = Int64GetDatum((int64) b->from);
+	args[1] = Int64GetDatum((int64) b->upto);
+	ret = SPI_execute_with_args("SELECT idx, type, client_id, request_id, data"
+								" FROM mailcluster._raft_log WHERE idx >= $1 AND idx <= $2"
+								" ORDER BY idx LIMIT " CppAsString2(APPLY_BATCH),
+								2, types, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "mailcluster: reading committed entries failed: %s",
+			 SPI_result_code_string(ret));
+	tuptable = SPI_tuptable;
+	tupdesc = tuptable->tupdesc;
+	n = SPI_processed;
+	b->last = b->from - 1;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		idx = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tupdesc, 1, &isnull));
+		int16		type = DatumGetInt16(SPI_getbinval(tuptable->vals[i], tupdesc, 2, &isnull));
+		int64		client = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tupdesc, 3, &isnull));
+		int64		reqid = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tupdesc, 4, &isnull));
+		Datum		d = SPI_getbinval(tuptable->vals[i], tupdesc, 5, &isnull);
+
+		if ((uint64) idx != b->last + 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mailcluster: committed entry %llu is missing from the Raft log",
+							(unsigned long long) (b->last + 1))));
+		if (type == MC_RAFT_ENTRY_NORMAL && !isnull)
+		{
+			bool		is_error;
+			char	   *res = apply_one(idx, DatumGetByteaPP(d), &is_error, b->replyctx);
+
+			if ((uint32) client == b->self && b->n_replies < APPLY_BATCH)
+			{
+				ApplyReply *r = &b->replies[b->n_replies++];
+
+				r->request_id = (uint64) reqid;
+				r->text = res;
+				r->is_error = is_error;
+			}
+		}
+		b->last = (uint64) idx;
+	}
+	if (b->last >= b->from)
+	{
+		args[0] = Int64GetDatum((int64) b->last);
+		ret = SPI_execute_with_args("UPDATE mailcluster._raft_applied SET applied_index = $1",
+									1, types, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE)
+			elog(ERROR, "mailcluster: advancing applied_index failed");
+	}
+}
+
+/* After commit: publish applied index, complete local proposers' slots. */
+static void
+publish_batch(ApplyBatch *b)
+{
+	int			i,
+				k;
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (b->last > McRaft->applied_index)
+	{
+		McRaft->n_applied += b->last - McRaft->applied_index;
+		McRaft->applied_index = b->last;
+	}
+	for (k = 0; k < b->n_replies; k++)
+	{
+		ApplyReply *r = &b->replies[k];
+
+		for (i = 0; i < McRaft->nslots; i++)
+		{
+			McRaftSlot *s = &McRaft->slots[i];
+			size_t		len;
+
+			if (s->kind != MC_REQ_PROPOSE || s->request_id != r->request_id ||
+				(s->state != MC_SLOT_ACCEPTED && s->state != MC_SLOT_PENDING))
+				continue;
+			len = strlen(r->text);
+			s->err = r->is_error ? MC_RAFT_ERR_INVALID : MC_RAFT_OK;
+			s->applied = true;
+			s->reply_valid = len < MC_RAFT_REPLY_BYTES;
+			s->reply_len = s->reply_valid ? len : 0;
+			if (s->reply_valid)
+				memcpy(s->reply, r->text, len + 1);
+			s->state = MC_SLOT_DONE;
+			break;
+		}
+	}
+	LWLockRelease(McRaft->lock);
+	ConditionVariableBroadcast(&McRaft->applied_cv);
+	ConditionVariableBroadcast(&McRaft->reply_cv);
+}
+
+/* Read the durable applied index (after a restart). */
+static void
+load_applied_tx(void *arg)
+{
+	uint64	   *applied = arg;
+	int			ret;
+	bool		isnull;
+
+	ret = SPI_execute("SELECT applied_index FROM mailcluster._raft_applied"
+					  " WHERE EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'mailcluster')",
+					  true, 0);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		*applied = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														SPI_tuptable->tupdesc, 1, &isnull));
+	else
+		*applied = UINT64_MAX;	/* extension not there yet */
+}
+
+static void
+apply_worker_exit(int code, Datum arg)
+{
+	if (McRaft != NULL)
+	{
+		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+		McRaft->apply_latch = NULL;
+		McRaft->apply_pid = 0;
+		LWLockRelease(McRaft->lock);
+	}
+}
+
+/* The worker's main function (bgw_function_name "mc_apply_worker_main"). */
+void
+mc_apply_worker_main(Datum arg)
+{
+	McRaftSettings set;
+	ApplyBatch *b;
+	uint64		applied = UINT64_MAX;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	mc_raft_settings_load(&set);
+	BackgroundWorkerInitializeConnection(set.database, NULL, 0);
+	pgstat_report_appname("mailcluster apply");
+	SetConfigOption("application_name", "mailcluster apply", PGC_USERSET, PGC_S_SESSION);
+
+	b = MemoryContextAllocZero(TopMemoryContext, sizeof(ApplyBatch));
+	b->self = mc_raft_settings_raft_id(&set);
+	b->replyctx = AllocSetContextCreate(TopMemoryContext, "mailcluster apply replies",
+										ALLOCSET_DEFAULT_SIZES);
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	McRaft->apply_latch = MyLatch;
+	McRaft->apply_pid = MyProcPid;
+	LWLockRelease(McRaft->lock);
+	before_shmem_exit(apply_worker_exit, (Datum) 0);
+
+	while (!ShutdownRequestPending)
+	{
+		uint64		target;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (applied == UINT64_MAX)
+		{
+			mc_raft_in_transaction(load_applied_tx, &applied);
+			if (applied != UINT64_MAX)
+			{
+				LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+				if (applied > McRaft->applied_index)
+					McRaft->applied_index = applied;
+				LWLockRelease(McRaft->lock);
+			}
+		}
+
+		LWLockAcquire(McRaft->lock, LW_SHARED);
+		target = McRaft->commit_for_apply;
+		LWLockRelease(McRaft->lock);
+
+		if (applied != UINT64_MAX && target > applied)
+		{
+			MemoryContextReset(b->replyctx);
+			b->n_replies = 0;
+			b->from = applied + 1;
+			b->upto = target;
+			pgstat_report_activity(STATE_RUNNING, "applying Raft log entries");
+			mc_raft_in_transaction(apply_batch_tx, b);
+			pgstat_report_activity(STATE_IDLE, NULL);
+			if (b->last >= b->from)
+			{
+				applied = b->last;
+				publish_batch(b);
+				continue;		/* more may be waiting */
+			}
+			/* committed entries not visible yet: wait for the next wake-up */
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 applied == UINT64_MAX ? 1000 : 5000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,302 @@
+/*
+ * logstore_sql.c — SPI reads and writes of mailcluster._raft_log and
+ * mailcluster._raft_state (see logstore_sql.h).  Plans are prepared once
+ * per process and kept.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "logstore_sql.h"
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr truncate_plan = NULL;
+static SPIPlanPtr hs_plan = NULL;
+
+/* Prepare (once) and keep a plan; errors are internal bugs. */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "mailcluster: SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*slot = p;
+	}
+	return *slot;
+}
+
+/* A bytea datum holding a copy of buf[0..len). */
+static Datum
+bytea_datum(const void *buf, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(b), buf, len);
+	return PointerGetDatum(b);
+}
+
+/* Column `col` of row `row` of SPI_tuptable as int64 (0 when NULL). */
+static int64
+get_i64(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (isnull)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+/* Column as a detoasted bytea, or NULL. */
+static bytea *
+get_bytea(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (isnull)
+		return NULL;
+	return DatumGetByteaPP(d);
+}
+
+/*
+ * Load hard state, snapshot meta, identity, applied index and the log.
+ * Results are copied into `callerctx` (SPI's context goes away at SPI_finish).
+ */
+void
+mc_logstore_load(McLogLoaded *out, MemoryContext callerctx)
+{
+	int			ret;
+	uint64		i;
+
+	memset(out, 0, sizeof(*out));
+
+	ret = SPI_execute("SELECT cluster_id, node_id, term, vote, commit_idx, snap_index,"
+					  " snap_term, snap_conf FROM mailcluster._raft_state", true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mailcluster: the Raft state row is missing"),
+				 errhint("Recreate the extension: mailcluster._raft_state must hold exactly one row.")));
+	out->cluster_id = (uint64) get_i64(0, 1);
+	out->node_id = (uint32) get_i64(0, 2);
+	out->hs.term = (uint64) get_i64(0, 3);
+	out->hs.vote = (uint32) get_i64(0, 4);
+	out->hs.commit = (uint64) get_i64(0, 5);
+	out->snap.index = (uint64) get_i64(0, 6);
+	out->snap.term = (uint64) get_i64(0, 7);
+	{
+		bytea	   *conf = get_bytea(0, 8);
+
+		if (conf != NULL)
+		{
+			if (mc_raft_conf_decode((const uint8_t *) VARDATA_ANY(conf),
+									VARSIZE_ANY_EXHDR(conf), &out->snap.conf) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("mailcluster: the stored Raft configuration cannot be decoded")));
+			out->has_snap = true;
+		}
+	}
+
+	ret = SPI_execute("SELECT applied_index FROM mailcluster._raft_applied", true, 0);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		out->applied = (uint64) get_i64(0, 1);
+
+	ret = SPI_execute("SELECT idx, term, type, client_id, request_id, data"
+					  " FROM mailcluster._raft_log ORDER BY idx", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "mailcluster: reading the Raft log failed: %s",
+			 SPI_result_code_string(ret));
+
+	if (SPI_processed > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(callerctx);
+
+		out->entries = palloc0(sizeof(mc_raft_entry) * SPI_processed);
+		MemoryContextSwitchTo(old);
+	}
+	for (i = 0; i < SPI_processed; i++)
+	{
+		mc_raft_entry *e = &out->entries[i];
+		bytea	   *data = get_bytea(i, 6);
+
+		e->index = (uint64) get_i64(i, 1);
+		e->term = (uint64) get_i64(i, 2);
+		e->type = (uint8) get_i64(i, 3);
+		e->client_id = (uint64) get_i64(i, 4);
+		e->request_id = (uint64) get_i64(i, 5);
+		if (data != NULL && VARSIZE_ANY_EXHDR(data) > 0)
+		{
+			e->len = VARSIZE_ANY_EXHDR(data);
+			e->data = MemoryContextAlloc(callerctx, e->len);
+			memcpy(e->data, VARDATA_ANY(data), e->len);
+		}
+		if (e->index != out->snap.index + 1 + i)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mailcluster: the Raft log has a gap at index %llu",
+							(unsigned long long) (out->snap.index + 1 + i)),
+					 errdetail("Found entry %llu; the snapshot index is %llu.",
+							   (unsigned long long) e->index,
+							   (unsigned long long) out->snap.index)));
+	}
+	out->n_entries = SPI_processed;
+}
+
+/* DELETE the suffix starting at `from`. */
+void
+mc_logstore_truncate(uint64 from)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+	int			ret;
+
+	args[0] = Int64GetDatum((int64) from);
+	ret = SPI_execute_plan(keep_plan(&truncate_plan,
+									 "DELETE FROM mailcluster._raft_log WHERE idx >= $1",
+									 1, types), args, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: truncating the Raft log failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * INSERT each entry.  An entry already stored at the same index is replaced
+ * (the core only re-sends an index after truncating it, but replacing keeps
+ * this idempotent).
+ */
+void
+mc_logstore_append(const mc_raft_entry *entries, size_t n)
+{
+	Oid			types[6] = {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, BYTEAOID};
+	SPIPlanPtr	plan;
+	size_t		i;
+
+	if (n == 0)
+		return;
+	plan = keep_plan(&insert_plan,
+					 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
+					 " VALUES ($1, $2, $3, $4, $5, $6)"
+					 " ON CONFLICT (idx) DO UPDATE SET term = EXCLUDED.term, type = EXCLUDED.type,"
+					 " client_id = EXCLUDED.client_id, request_id = EXCLUDED.request_id,"
+					 " data = EXCLUDED.data",
+					 6, types);
+	for (i = 0; i < n; i++)
+	{
+		const mc_raft_entry *e = &entries[i];
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		int			ret;
+
+		args[0] = Int64GetDatum((int64) e->index);
+		args[1] = Int64GetDatum((int64) e->term);
+		args[2] = Int16GetDatum((int16) e->type);
+		args[3] = Int64GetDatum((int64) e->client_id);
+		args[4] = Int64GetDatum((int64) e->request_id);
+		if (e->len > 0)
+			args[5] = bytea_datum(e->data, e->len);
+		else
+		{
+			args[5] = (Datum) 0;
+			nulls[5] = 'n';
+		}
+		ret = SPI_execute_plan(plan, args, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "mailcluster: appending to the Raft log failed: %s",
+				 SPI_result_code_string(ret));
+		if (e->len > 0)
+			pfree(DatumGetPointer(args[5]));
+	}
+}
+
+/* UPDATE term, vote, commit. */
+void
+mc_logstore_save_hard_state(const mc_raft_hard_state *hs)
+{
+	Oid			types[3] = {INT8OID, INT4OID, INT8OID};
+	Datum		args[3];
+	int			ret;
+
+	args[0] = Int64GetDatum((int64) hs->term);
+	args[1] = Int32GetDatum((int32) hs->vote);
+	args[2] = Int64GetDatum((int64) hs->commit);
+	ret = SPI_execute_plan(keep_plan(&hs_plan,
+									 "UPDATE mailcluster._raft_state SET term = $1, vote = $2, commit_idx = $3",
+									 3, types), args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "mailcluster: saving the Raft hard state failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* Snapshot meta, then drop what it covers. */
+void
+mc_logstore_save_snapshot(const mc_raft_snapshot_meta *meta, bool discard_all)
+{
+	uint8_t		buf[MC_RAFT_CONF_MAX_BYTES];
+	int			len = mc_raft_conf_encode(&meta->conf, buf, sizeof(buf));
+	Oid			types[4] = {INT8OID, INT8OID, BYTEAOID, INT8OID};
+	Datum		args[4];
+	int			ret;
+
+	if (len < 0)
+		elog(ERROR, "mailcluster: cannot encode the Raft configuration");
+	args[0] = Int64GetDatum((int64) meta->index);
+	args[1] = Int64GetDatum((int64) meta->term);
+	args[2] = bytea_datum(buf, len);
+	ret = SPI_execute_with_args("UPDATE mailcluster._raft_state SET snap_index = $1, snap_term = $2,"
+								" snap_conf = $3", 3, types, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "mailcluster: saving the Raft snapshot meta failed: %s",
+			 SPI_result_code_string(ret));
+	args[3] = Int64GetDatum(discard_all ? PG_INT64_MAX : (int64) meta->index);
+	ret = SPI_execute_with_args("DELETE FROM mailcluster._raft_log WHERE idx <= $1",
+								1, &types[3], &args[3], NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: compacting the Raft log failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* Cluster id and own id. */
+void
+mc_logstore_save_identity(uint64 cluster_id, uint32 node_id)
+{
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		args[2];
+	int			ret;
+
+	args[0] = Int64GetDatum((int64) cluster_id);
+	args[1] = Int32GetDatum((int32) node_id);
+	ret = SPI_execute_with_args("UPDATE mailcluster._raft_state SET cluster_id = $1, node_id = $2",
+								2, types, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "mailcluster: saving the cluster identity failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* synchronous_commit for this transaction only (SET LOCAL). */
+void
+mc_logstore_set_sync(bool sync)
+{
+	(void) set_config_option("synchronous_commit", sync ? "on" : "off",
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+							 true, 0, false);
+}

@@ -1,0 +1,175 @@
+/*
+ * raft_requests.c — the raft worker's side of the backend request queue:
+ * takes PENDING slots into the core (proposals, read-index requests,
+ * membership changes, transfers) and completes slots with their outcome.
+ * The backend side is raft_submit.c / raft_wait.c.
+ */
+#include "postgres.h"
+
+#include "storage/dsm.h"
+
+#include "raft_shmem.h"
+#include "raft_worker.h"
+
+/* Complete slot s (lock held exclusively by the caller). */
+static void
+slot_done(McRaftSlot *s, int err, uint64 index)
+{
+	s->err = err;
+	s->index = index;
+	s->state = MC_SLOT_DONE;
+}
+
+/*
+ * Hand one proposal to the core.  The command bytes are inline or in the
+ * backend's DSM segment (attached just long enough to let the core copy
+ * them).  Returns the core's error code; *index is the log index on the
+ * leader, 0 when forwarded.
+ */
+static int
+propose_slot(McRaftWorker *w, McRaftSlot *s, uint64 *index)
+{
+	int			rc;
+
+	*index = 0;
+	if (s->dsm == DSM_HANDLE_INVALID)
+		return mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, w->id, s->request_id,
+							   s->data, s->len, index);
+	else
+	{
+		dsm_segment *seg = dsm_attach(s->dsm);
+
+		if (seg == NULL)
+			return MC_RAFT_ERR_INVALID;
+		rc = mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, w->id, s->request_id,
+							 dsm_segment_address(seg), s->len, index);
+		dsm_detach(seg);
+		return rc;
+	}
+}
+
+/*
+ * Take every PENDING slot.  Proposals and conf changes become ACCEPTED
+ * (the apply worker completes them once applied, raft_ready completes
+ * reads); immediate failures and transfers are DONE at once.
+ */
+void
+mc_raft_take_requests(McRaftWorker *w)
+{
+	int			i;
+	bool		any_done = false;
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	for (i = 0; i < McRaft->nslots; i++)
+	{
+		McRaftSlot *s = &McRaft->slots[i];
+		uint64		index = 0;
+		int			rc;
+
+		if (s->state != MC_SLOT_PENDING)
+			continue;
+		switch (s->kind)
+		{
+			case MC_REQ_PROPOSE:
+				rc = propose_slot(w, s, &index);
+				if (rc == MC_RAFT_OK)
+				{
+					s->index = index;
+					s->state = MC_SLOT_ACCEPTED;
+					McRaft->n_proposals++;
+				}
+				else
+				{
+					slot_done(s, rc, 0);
+					any_done = true;
+				}
+				break;
+			case MC_REQ_CONF_CHANGE:
+				rc = mc_raft_propose_conf_change(w->core, s->arg_op, s->arg_node, &index);
+				slot_done(s, rc, index);
+				any_done = true;
+				break;
+			case MC_REQ_TRANSFER:
+				rc = mc_raft_transfer_leader(w->core, s->arg_node);
+				slot_done(s, rc, 0);
+				any_done = true;
+				break;
+			case MC_REQ_READ_INDEX:
+				rc = mc_raft_read_index(w->core, s->request_id);
+				if (rc == MC_RAFT_OK)
+					s->state = MC_SLOT_ACCEPTED;
+				else
+				{
+					slot_done(s, rc, 0);
+					any_done = true;
+				}
+				break;
+			default:
+				slot_done(s, MC_RAFT_ERR_INVALID, 0);
+				any_done = true;
+				break;
+		}
+	}
+	LWLockRelease(McRaft->lock);
+	if (any_done)
+		ConditionVariableBroadcast(&McRaft->reply_cv);
+}
+
+/* Answer read-index results from a ready batch. */
+void
+mc_raft_complete_reads(const mc_raft_read_state *reads, size_t n)
+{
+	size_t		k;
+	int			i;
+
+	if (n == 0)
+		return;
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	for (k = 0; k < n; k++)
+	{
+		for (i = 0; i < McRaft->nslots; i++)
+		{
+			McRaftSlot *s = &McRaft->slots[i];
+
+			if (s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_READ_INDEX &&
+				s->request_id == reads[k].context)
+			{
+				slot_done(s, reads[k].failed ? MC_RAFT_ERR_NOT_LEADER : MC_RAFT_OK,
+						  reads[k].index);
+				break;
+			}
+		}
+	}
+	LWLockRelease(McRaft->lock);
+	ConditionVariableBroadcast(&McRaft->reply_cv);
+}
+
+/*
+ * Fail every request that is waiting for the raft worker (not those the
+ * apply worker will still complete: their entries may commit).  Used when
+ * the core is absent or the worker exits.
+ */
+void
+mc_raft_fail_all_requests(int err)
+{
+	int			i;
+	bool		any = false;
+
+	if (McRaft == NULL)
+		return;
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	for (i = 0; i < McRaft->nslots; i++)
+	{
+		McRaftSlot *s = &McRaft->slots[i];
+
+		if (s->state == MC_SLOT_PENDING ||
+			(s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_READ_INDEX))
+		{
+			slot_done(s, err, 0);
+			any = true;
+		}
+	}
+	LWLockRelease(McRaft->lock);
+	if (any)
+		ConditionVariableBroadcast(&McRaft->reply_cv);
+}

@@ -1,0 +1,47 @@
+/*
+ * raft_settings.h — the settings the Raft side reads, fetched by GUC name
+ * from the foundation's definitions (SPEC §2), so this code does not depend
+ * on how the variables are named in C.  Defaults apply when a setting is
+ * not defined (yet).
+ */
+#ifndef MC_RAFT_SETTINGS_H
+#define MC_RAFT_SETTINGS_H
+
+#include "postgres.h"
+
+typedef struct McRaftSettings
+{
+	int			node_id;			/* 0 = standalone */
+	char		bind_addr[256];
+	char		advertise_addr[256];
+	int			rpc_port;
+	bool		has_key;			/* key or key_file set */
+	char		key[1024];			/* value of mailcluster.key ('' if unset) */
+	char		key_file[1024];
+	char		database[NAMEDATALEN];
+	int			bootstrap_expect;
+	int			max_voters;
+	bool		replica;
+	int			election_timeout_ms;
+	int			heartbeat_interval_ms;
+	int			commit_timeout_ms;
+	int			batch_max;
+	int			snapshot_after_entries;
+	int			snapshot_after_duration_s;
+	bool		write_mode_redirect;	/* write_mode = redirect */
+	bool		read_linearizable;
+} McRaftSettings;
+
+/* Read every setting into *s (current values of this process). */
+extern void mc_raft_settings_load(McRaftSettings *s);
+
+/* True when this node runs standalone (SPEC §1: no bind_addr or no key). */
+extern bool mc_raft_settings_standalone(const McRaftSettings *s);
+
+/* The Raft node id: node_id, or 1 for a standalone node without one. */
+extern uint32 mc_raft_settings_raft_id(const McRaftSettings *s);
+
+/* One integer setting by name, or `dflt` when it does not exist. */
+extern int	mc_raft_setting_int(const char *name, int dflt);
+
+#endif

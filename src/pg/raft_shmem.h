@@ -1,0 +1,126 @@
+/*
+ * raft_shmem.h — the Raft shared-memory area: the status the raft worker
+ * publishes for the views, and the backend -> raft worker request queue
+ * (one slot per backend, like the checkpointer's request queue but with a
+ * reply), plus the applied index that waiting backends watch.
+ *
+ * Locking: `lock` (one LWLock) protects every field below except where a
+ * field says otherwise.  Backends wait on `applied_cv` for the apply worker
+ * and on `reply_cv` for replies from the raft worker.
+ */
+#ifndef MC_RAFT_SHMEM_H
+#define MC_RAFT_SHMEM_H
+
+#include "postgres.h"
+
+#include "storage/condition_variable.h"
+#include "storage/dsm.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
+#include "raft.h"
+
+/* Command bytes carried inline in a slot; bigger ones travel in a DSM segment. */
+#define MC_RAFT_INLINE_BYTES	8192
+/* Reply bytes (the stored JMAP response) carried back inline. */
+#define MC_RAFT_REPLY_BYTES		8192
+
+typedef enum McRaftReqKind
+{
+	MC_REQ_PROPOSE = 1,			/* a state-machine command */
+	MC_REQ_READ_INDEX = 2,		/* linearizable read index */
+	MC_REQ_CONF_CHANGE = 3,		/* arg_op (mc_raft_cc_op), arg_node */
+	MC_REQ_TRANSFER = 4,		/* arg_node (0 = best voter) */
+	MC_REQ_SNAPSHOT = 5			/* compact the log at the applied index */
+} McRaftReqKind;
+
+typedef enum McRaftSlotState
+{
+	MC_SLOT_FREE = 0,
+	MC_SLOT_PENDING,			/* filled by the backend, worker not yet seen it */
+	MC_SLOT_ACCEPTED,			/* worker handed it to the core; waiting */
+	MC_SLOT_DONE				/* result filled in (error, index, reply) */
+} McRaftSlotState;
+
+typedef struct McRaftSlot
+{
+	int			state;			/* McRaftSlotState */
+	int			kind;			/* McRaftReqKind */
+	uint64		request_id;		/* unique per node (client id = node id) */
+	/* arguments */
+	uint32		arg_node;
+	uint8		arg_op;
+	uint32		len;			/* command bytes */
+	dsm_handle	dsm;			/* DSM_HANDLE_INVALID: bytes are inline */
+	char		data[MC_RAFT_INLINE_BYTES];
+	/* results */
+	int			err;			/* mc_raft_err, 0 = ok */
+	uint64		index;			/* log index (propose/conf) or read index */
+	bool		applied;		/* apply worker has applied `index` */
+	bool		reply_valid;	/* reply[] holds the _apply() result */
+	uint32		reply_len;
+	char		reply[MC_RAFT_REPLY_BYTES];
+} McRaftSlot;
+
+/* One row of raft_progress. */
+typedef struct McRaftProgressRow
+{
+	uint32		id;
+	bool		learner;
+	uint64		match;
+	uint64		next;
+	uint8		state;
+	TimestampTz last_ack;
+} McRaftProgressRow;
+
+typedef struct McRaftShared
+{
+	LWLock	   *lock;
+	ConditionVariable reply_cv;		/* a slot became DONE */
+	ConditionVariable applied_cv;	/* applied_index moved */
+
+	Latch	   *raft_latch;			/* the raft worker's latch, NULL if down */
+	Latch	   *apply_latch;		/* the apply worker's latch, NULL if down */
+	pid_t		raft_pid;
+	pid_t		apply_pid;
+	bool		raft_ready;			/* worker loaded its state */
+
+	/* status published by the raft worker */
+	uint32		node_id;
+	uint64		cluster_id;
+	mc_raft_status status;
+	TimestampTz last_leader_contact;
+	int			n_progress;
+	McRaftProgressRow progress[MC_RAFT_MAX_MEMBERS];
+
+	/* commit hand-off: raft worker -> apply worker */
+	uint64		commit_for_apply;	/* entries <= this are durable + committed */
+	uint64		applied_index;		/* apply worker: last applied (durable) */
+	uint64		snapshot_index;		/* last compaction point */
+
+	/* counters for the metrics view (monotonic) */
+	uint64		n_proposals;
+	uint64		n_commits;
+	uint64		n_applied;
+	uint64		n_elections;
+	uint64		n_leader_changes;
+	uint64		n_msgs_sent;
+	uint64		n_msgs_recv;
+	uint64		n_msgs_dropped;
+	uint64		n_persist;
+
+	uint64		next_request_seq;	/* request ids handed to backends */
+	int			nslots;
+	McRaftSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} McRaftShared;
+
+extern McRaftShared *McRaft;
+
+/* Installs the hooks (called from mc_raft_pg_init). */
+extern void mc_raft_shmem_install_hooks(void);
+
+/* The calling backend's slot (by backend id), or NULL when none. */
+extern McRaftSlot *mc_raft_my_slot(void);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * raft_submit.c — mailcluster._raft_submit(cmd jsonb, request_id text): the
+ * write path.  The command (with its request_id added as "request_id") is
+ * replicated as one NORMAL log entry; the call returns the response the
+ * local apply of that entry produced (mailcluster._apply's result).
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+
+#include "raft_call.h"
+#include "raft_shmem.h"
+
+PG_FUNCTION_INFO_V1(mc_raft_submit);
+
+/* A fresh request id: "r-" and 32 random hex digits. */
+static char *
+generate_request_id(void)
+{
+	uint8		raw[16];
+	char		hex[33];
+	int			i;
+
+	if (!pg_strong_random(raw, sizeof(raw)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("mailcluster: could not generate a request id")));
+	for (i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	return psprintf("r-%s", hex);
+}
+
+/*
+ * The entry's bytes: the text of cmd || {"request_id": rid}.  JSON text
+ * keeps the entry format readable and makes the apply side a dispatch on
+ * cmd->>'op'.
+ */
+static char *
+build_entry(Jsonb *cmd, const char *rid, uint32 *len)
+{
+	Datum		ridj;
+	Datum		merged;
+	char	   *txt;
+
+	/* {"request_id": "<rid>"}, built as a jsonb value (no quoting issues) */
+	{
+		JsonbValue	k,
+					v;
+		JsonbParseState *state = NULL;
+		JsonbValue *res;
+
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		k.type = jbvString;
+		k.val.string.val = "request_id";
+		k.val.string.len = strlen("request_id");
+		pushJsonbValue(&state, WJB_KEY, &k);
+		v.type = jbvString;
+		v.val.string.val = (char *) rid;
+		v.val.string.len = strlen(rid);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+		res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+		ridj = JsonbPGetDatum(JsonbValueToJsonb(res));
+	}
+	merged = DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(cmd), ridj);
+	txt = JsonbToCString(NULL, &DatumGetJsonbP(merged)->root, VARSIZE(DatumGetJsonbP(merged)));
+	*len = strlen(txt);
+	return txt;
+}
+
+/*
+ * Re-raise an error the apply produced for this command: the reply holds
+ * "SQLSTATE: message" (apply_worker.c).
+ */
+static void
+raise_apply_error(const char *reply)
+{
+	int			code = ERRCODE_INTERNAL_ERROR;
+	const char *msg = reply;
+
+	if (reply && strlen(reply) > 7 && reply[5] == ':')
+	{
+		code = MAKE_SQLSTATE(reply[0], reply[1], reply[2], reply[3], reply[4]);
+		msg = reply + 7;
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("%s", msg ? msg : "the command failed to apply"),
+			 errdetail("The command was committed to the Raft log and failed the same way on every node.")));
+}
+
+/*
+ * A response too big for the slot: read what the apply stored under rid in
+ * mailcluster._responses (committed before the apply worker answered, so
+ * visible to a snapshot taken now).
+ */
+static Datum
+stored_response(const char *rid)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	Datum		result = (Datum) 0;
+	bool		found = false;
+
+	args[0] = CStringGetTextDatum(rid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT response FROM mailcluster._responses WHERE request_id = $1",
+							  1, types, args, NULL, false, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			result = SPI_datumTransfer(d, false, -1);
+			found = true;
+		}
+	}
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("mailcluster: the write was applied but its response was not found"),
+				 errhint("Retry with the same request_id (%s).", rid)));
+	return result;
+}
+
+/* _raft_submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb */
+Datum
+mc_raft_submit(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *cmd;
+	char	   *rid;
+	char	   *entry;
+	uint32		len;
+	McRaftCallResult res;
+	int			timeout_ms = mc_raft_commit_timeout();
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mailcluster: the command must not be NULL")));
+	cmd = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_OBJECT(cmd))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mailcluster: the command must be a JSON object with an \"op\" key")));
+	rid = PG_ARGISNULL(1) ? generate_request_id() : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (rid[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mailcluster: request_id must not be empty")));
+
+	mc_raft_check_redirect();
+	entry = build_entry(cmd, rid, &len);
+
+	if (!mc_raft_call(MC_REQ_PROPOSE, entry, len, 0, 0, timeout_ms, &res))
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
+				 errmsg("mailcluster: the write was not committed within mailcluster.raft_commit_timeout (%d ms)",
+						timeout_ms),
+				 errdetail("Its outcome is unknown: it may still be committed."),
+				 errhint("Retry with the same request_id (%s).", rid)));
+	if (res.err == MC_RAFT_ERR_INVALID && res.reply != NULL)
+		raise_apply_error(res.reply);
+	if (res.err != MC_RAFT_OK)
+		mc_raft_raise(res.err, "this write");
+	if (!res.reply_valid)
+		PG_RETURN_DATUM(stored_response(rid));
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res.reply)));
+}

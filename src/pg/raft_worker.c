@@ -1,0 +1,223 @@
+/*
+ * raft_worker.c — the "mailcluster raft" background worker: its main loop.
+ * It waits on a WaitEventSet (its latch, the RPC sockets, the next tick),
+ * feeds the Raft core ticks, received messages and backend requests, and
+ * runs the core's ready batches.  Storage, requests, networking and
+ * booting live in their own files (raft_worker.h).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "raft_shmem.h"
+#include "raft_worker.h"
+#include "rpc_net.h"
+
+/* Run fn in a fresh transaction with SPI connected and a snapshot pushed. */
+void
+mc_raft_in_transaction(void (*fn) (void *arg), void *arg)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	fn(arg);
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/* Tick length: a fifth of the heartbeat interval, between 1 and 50 ms. */
+static int
+choose_tick_ms(const McRaftSettings *s)
+{
+	int			t = Min(s->heartbeat_interval_ms, s->election_timeout_ms / 2) / 5;
+
+	return Max(1, Min(t, 50));
+}
+
+/* On exit: tell waiting backends, drop the latch pointer. */
+static void
+raft_worker_exit(int code, Datum arg)
+{
+	mc_raft_fail_all_requests(MC_RAFT_ERR_NOT_LEADER);
+	if (McRaft != NULL)
+	{
+		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+		McRaft->raft_latch = NULL;
+		McRaft->raft_pid = 0;
+		McRaft->raft_ready = false;
+		LWLockRelease(McRaft->lock);
+	}
+}
+
+/* Milliseconds until the next tick (0 = due now). */
+static long
+ms_until_tick(McRaftWorker *w)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		ms;
+
+	if (now >= w->next_tick)
+		return 0;
+	ms = (long) ((w->next_tick - now + 999) / 1000);
+	return ms;
+}
+
+/* Give the core every tick that came due (at most a few at once). */
+static void
+run_ticks(McRaftWorker *w)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			n = 0;
+
+	while (now >= w->next_tick && n < 5)
+	{
+		if (w->core)
+			mc_raft_tick(w->core);
+		w->next_tick += (TimestampTz) w->tick_ms * 1000;
+		n++;
+	}
+	if (now >= w->next_tick)	/* fell far behind: do not try to catch up */
+		w->next_tick = now + (TimestampTz) w->tick_ms * 1000;
+}
+
+/*
+ * A clean shutdown: a leader hands leadership to the most up-to-date voter
+ * first and gives the transfer up to one election timeout.
+ */
+static void
+hand_over_leadership(McRaftWorker *w)
+{
+	mc_raft_status st;
+	TimestampTz deadline;
+
+	if (w->core == NULL || w->rpc == NULL)
+		return;
+	mc_raft_get_status(w->core, &st);
+	if (st.role != MC_RAFT_LEADER || st.conf.n_voters < 2)
+		return;
+	if (mc_raft_transfer_leader(w->core, 0) != MC_RAFT_OK)
+		return;
+	ereport(LOG, (errmsg("mailcluster: handing leadership over before shutdown")));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), w->set.election_timeout_ms);
+	while (GetCurrentTimestamp() < deadline)
+	{
+		mc_raft_process_ready(w);
+		mc_raft_get_status(w->core, &st);
+		if (st.role != MC_RAFT_LEADER)
+			break;
+		mc_rpc_wait_and_receive(w, Max(1, ms_until_tick(w)));
+		run_ticks(w);
+	}
+	mc_raft_process_ready(w);
+	mc_rpc_flush_all(w, 200);
+}
+
+/* The worker's main function (bgw_function_name "mc_raft_worker_main"). */
+void
+mc_raft_worker_main(Datum arg)
+{
+	McRaftWorker *w;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	w = MemoryContextAllocZero(TopMemoryContext, sizeof(McRaftWorker));
+	w->mcxt = AllocSetContextCreate(TopMemoryContext, "mailcluster raft",
+									ALLOCSET_DEFAULT_SIZES);
+	mc_raft_settings_load(&w->set);
+	w->standalone = mc_raft_settings_standalone(&w->set);
+	w->id = mc_raft_settings_raft_id(&w->set);
+	w->tick_ms = choose_tick_ms(&w->set);
+
+	BackgroundWorkerInitializeConnection(w->set.database, NULL, 0);
+	pgstat_report_appname("mailcluster raft");
+	SetConfigOption("application_name", "mailcluster raft", PGC_USERSET, PGC_S_SESSION);
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	McRaft->raft_latch = MyLatch;
+	McRaft->raft_pid = MyProcPid;
+	McRaft->node_id = w->id;
+	LWLockRelease(McRaft->lock);
+	before_shmem_exit(raft_worker_exit, (Datum) 0);
+
+	if (!w->standalone)
+		mc_rpc_start(w);
+
+	ereport(LOG,
+			(errmsg("mailcluster raft worker started (node %u, %s, tick %d ms)",
+					w->id, w->standalone ? "standalone" : "clustered", w->tick_ms)));
+
+	w->next_tick = GetCurrentTimestamp();
+	while (!ShutdownRequestPending)
+	{
+		long		timeout;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			{
+				McRaftSettings ns;
+
+				mc_raft_settings_load(&ns);
+				/* identity and sockets stay; timeouts and modes follow reloads */
+				w->set.commit_timeout_ms = ns.commit_timeout_ms;
+				w->set.write_mode_redirect = ns.write_mode_redirect;
+				w->set.read_linearizable = ns.read_linearizable;
+				w->set.snapshot_after_entries = ns.snapshot_after_entries;
+				w->set.snapshot_after_duration_s = ns.snapshot_after_duration_s;
+			}
+		}
+
+		if (w->core == NULL)
+		{
+			/* the extension may not exist yet: retry loading every second */
+			if (!mc_raft_boot_load(w) && w->rpc != NULL)
+				mc_rpc_try_bootstrap(w);
+		}
+
+		run_ticks(w);
+		if (w->core)
+		{
+			mc_raft_take_requests(w);
+			if (w->rpc)
+				mc_rpc_membership_tick(w);
+			mc_raft_process_ready(w);
+			mc_raft_publish_status(w);
+		}
+		else
+			mc_raft_fail_all_requests(MC_RAFT_ERR_NOT_LEADER);
+
+		timeout = w->core ? ms_until_tick(w) : Min(1000, Max(1, ms_until_tick(w)));
+		if (w->core == NULL)
+			timeout = Max(timeout, 200);
+		if (w->rpc)
+			mc_rpc_wait_and_receive(w, timeout);
+		else
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+
+	hand_over_leadership(w);
+	ereport(LOG, (errmsg("mailcluster raft worker shutting down")));
+	proc_exit(0);
+}
