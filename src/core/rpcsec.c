@@ -93,6 +93,12 @@ buf_reserve(mc_rpcsec_buf *b, size_t n)
 	size_t		used = b->wr - b->rd;
 	size_t		need;
 
+	if (used == 0)
+		b->rd = b->wr = 0;
+	/* room at the end already: append without moving anything */
+	if (n <= b->cap - b->wr)
+		return true;
+	/* otherwise slide the unread bytes to the front (amortised O(1)) */
 	if (b->rd > 0)
 	{
 		if (used)
