@@ -327,7 +327,7 @@ BEGIN
     FOR k IN SELECT jsonb_array_elements_text(coalesce(cmd->'destroy', '[]')) LOOP
         eid := mailcluster._resolve_id(k, cids);
         IF eid IS NOT NULL AND mailcluster._email_destroy(account, eid) THEN
-            destroyed := destroyed || to_jsonb(k);
+            destroyed := destroyed || to_jsonb(eid);
         ELSE
             not_destroyed := not_destroyed || jsonb_build_object(k, mailcluster._seterr('notFound'));
         END IF;

@@ -217,7 +217,7 @@ BEGIN
             END LOOP;
             DELETE FROM mailcluster.mailboxes WHERE account_id = account AND id = mid;
             PERFORM mailcluster._change(account, 'Mailbox', mid, 'd');
-            destroyed := destroyed || to_jsonb(k);
+            destroyed := destroyed || to_jsonb(mid);
         END IF;
     END LOOP;
     RETURN jsonb_build_object('accountId', account, 'oldState', old_state,

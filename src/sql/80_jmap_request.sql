@@ -1,0 +1,180 @@
+-- 80_jmap_request.sql — mailcluster.jmap(request, request_id): RFC 8620 §3
+-- request processing.  Checks the Request object and `using`, runs the
+-- method calls in order, resolves back-references (#arg with resultOf /
+-- name / path) and creation ids across calls, maps errors to JMAP error
+-- responses, and makes a retried request_id return the first response.
+
+-- The methods: name -> handler (args jsonb, ctx jsonb) and its capability.
+CREATE TABLE mailcluster._jmap_methods (
+    name        text PRIMARY KEY,
+    fn          text NOT NULL,
+    capability  text NOT NULL,
+    writes      boolean NOT NULL DEFAULT false
+);
+INSERT INTO mailcluster._jmap_methods VALUES
+    ('Core/echo',       'mailcluster._m_core_echo',       'urn:ietf:params:jmap:core', false),
+    ('Mailbox/get',     'mailcluster._m_mailbox_get',     'urn:ietf:params:jmap:mail', false),
+    ('Mailbox/changes', 'mailcluster._m_mailbox_changes', 'urn:ietf:params:jmap:mail', false),
+    ('Mailbox/query',   'mailcluster._m_mailbox_query',   'urn:ietf:params:jmap:mail', false),
+    ('Mailbox/set',     'mailcluster._m_mailbox_set',     'urn:ietf:params:jmap:mail', true),
+    ('Email/get',       'mailcluster._m_email_get',       'urn:ietf:params:jmap:mail', false),
+    ('Email/changes',   'mailcluster._m_email_changes',   'urn:ietf:params:jmap:mail', false),
+    ('Email/query',     'mailcluster._m_email_query',     'urn:ietf:params:jmap:mail', false),
+    ('Email/set',       'mailcluster._m_email_set',       'urn:ietf:params:jmap:mail', true),
+    ('Email/import',    'mailcluster._m_email_import',    'urn:ietf:params:jmap:mail', true),
+    ('Thread/get',      'mailcluster._m_thread_get',      'urn:ietf:params:jmap:mail', false),
+    ('Thread/changes',  'mailcluster._m_thread_changes',  'urn:ietf:params:jmap:mail', false);
+
+-- RFC 8620 §3.6.1 request-level error (a problem details object).
+CREATE FUNCTION mailcluster._jmap_problem(typ text, detail text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('type', 'urn:ietf:params:jmap:error:' || typ,
+                              'status', 400, 'detail', detail);
+$$;
+
+-- Resolve the back-references ("#name": ResultReference) of one call's
+-- arguments against the responses so far.  Raises invalidArguments when
+-- both "name" and "#name" are given, invalidResultReference when a
+-- reference does not resolve.
+CREATE FUNCTION mailcluster._jmap_backrefs(args jsonb, responses jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    k text;
+    ref jsonb;
+    resp jsonb;
+    val jsonb;
+BEGIN
+    FOR k, ref IN SELECT key, value FROM jsonb_each(args) WHERE left(key, 1) = '#' LOOP
+        IF args ? substr(k, 2) THEN
+            PERFORM mailcluster._jerr('invalidArguments',
+                                      format('both "%s" and "%s" given', substr(k, 2), k));
+        END IF;
+        IF jsonb_typeof(ref) <> 'object' OR jsonb_typeof(ref->'resultOf') <> 'string'
+           OR jsonb_typeof(ref->'name') <> 'string' OR jsonb_typeof(ref->'path') <> 'string' THEN
+            PERFORM mailcluster._jerr('invalidResultReference', format('"%s" is not a ResultReference', k));
+        END IF;
+        SELECT r INTO resp FROM jsonb_array_elements(responses) WITH ORDINALITY AS x(r, n)
+         WHERE r->>2 = ref->>'resultOf' ORDER BY n LIMIT 1;
+        IF resp IS NULL OR resp->>0 <> ref->>'name' THEN
+            PERFORM mailcluster._jerr('invalidResultReference',
+                format('no "%s" response with call id "%s"', ref->>'name', ref->>'resultOf'));
+        END IF;
+        val := mailcluster._json_pointer(resp->1, ref->>'path');
+        IF val IS NULL THEN
+            PERFORM mailcluster._jerr('invalidResultReference',
+                                      format('path "%s" does not resolve', ref->>'path'));
+        END IF;
+        args := (args - k) || jsonb_build_object(substr(k, 2), val);
+    END LOOP;
+    RETURN args;
+END $$;
+
+-- Run one method call; returns {"name","args","createdIds"?} — an
+-- ["error", ...] response for method-level errors, never raises for them.
+CREATE FUNCTION mailcluster._jmap_call(method text, args jsonb, ctx jsonb, responses jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    m mailcluster._jmap_methods;
+    res jsonb;
+    st text;
+    msg text;
+    det text;
+BEGIN
+    SELECT * INTO m FROM mailcluster._jmap_methods WHERE name = method;
+    IF NOT FOUND OR NOT (ctx->'using') ? m.capability THEN
+        RETURN jsonb_build_object('name', 'error', 'args', jsonb_build_object('type', 'unknownMethod'));
+    END IF;
+    BEGIN
+        args := mailcluster._jmap_backrefs(args, responses);
+        EXECUTE format('SELECT %s($1, $2)', m.fn) INTO res USING args, ctx;
+        RETURN res;
+    EXCEPTION
+        WHEN SQLSTATE 'MJ000' THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+            RETURN jsonb_build_object('name', 'error', 'args',
+                jsonb_build_object('type', msg) || CASE WHEN coalesce(det, '') = '' THEN '{}'::jsonb
+                                                       ELSE jsonb_build_object('description', det) END);
+        WHEN SQLSTATE 'MC001' THEN
+            RETURN jsonb_build_object('name', 'error', 'args',
+                jsonb_build_object('type', 'serverPartialFail', 'description', SQLERRM));
+        WHEN SQLSTATE 'MC003' THEN
+            RETURN jsonb_build_object('name', 'error', 'args',
+                jsonb_build_object('type', 'serverUnavailable', 'description', SQLERRM));
+        WHEN SQLSTATE 'MC002' THEN
+            RAISE;
+        WHEN data_exception THEN
+            RETURN jsonb_build_object('name', 'error', 'args',
+                jsonb_build_object('type', 'invalidArguments', 'description', SQLERRM));
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+            RETURN jsonb_build_object('name', 'error', 'args',
+                jsonb_build_object('type', 'serverFail', 'description', st || ': ' || SQLERRM));
+    END;
+END $$;
+
+-- Process an RFC 8620 Request; returns the Response (or a request-level
+-- problem object for notRequest / unknownCapability).  Each write method
+-- is one command; with a request_id, a retry returns the first response.
+CREATE FUNCTION mailcluster.jmap(request jsonb, request_id text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    known constant text[] := ARRAY['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
+    cap text;
+    call jsonb;
+    n int := 0;
+    created jsonb;
+    responses jsonb := '[]';
+    res jsonb;
+    ctx jsonb;
+    wrote boolean := false;
+    out jsonb;
+    stored jsonb;
+BEGIN
+    IF request_id IS NOT NULL THEN
+        SELECT r.response INTO stored FROM mailcluster._responses r
+         WHERE r.request_id = 'jmap:' || jmap.request_id;
+        IF FOUND THEN RETURN stored; END IF;
+    END IF;
+    IF request IS NULL OR jsonb_typeof(request) <> 'object'
+       OR jsonb_typeof(request->'using') IS DISTINCT FROM 'array'
+       OR jsonb_typeof(request->'methodCalls') IS DISTINCT FROM 'array'
+       OR (request ? 'createdIds' AND jsonb_typeof(request->'createdIds') <> 'object')
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(request->'using') u WHERE jsonb_typeof(u) <> 'string')
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(request->'methodCalls') c
+                   WHERE jsonb_typeof(c) <> 'array' OR jsonb_array_length(c) <> 3
+                      OR jsonb_typeof(c->0) <> 'string' OR jsonb_typeof(c->1) <> 'object'
+                      OR jsonb_typeof(c->2) <> 'string') THEN
+        RETURN mailcluster._jmap_problem('notRequest',
+            'The request must be an object with "using" (strings) and "methodCalls" ([name, arguments, call id] triples).');
+    END IF;
+    FOR cap IN SELECT jsonb_array_elements_text(request->'using') LOOP
+        IF NOT cap = ANY (known) THEN
+            RETURN mailcluster._jmap_problem('unknownCapability',
+                format('The server does not support the capability "%s".', cap));
+        END IF;
+    END LOOP;
+    created := coalesce(request->'createdIds', '{}');
+    FOR call IN SELECT value FROM jsonb_array_elements(request->'methodCalls') LOOP
+        n := n + 1;
+        ctx := jsonb_build_object('using', request->'using', 'createdIds', created,
+                                  'request_id', CASE WHEN request_id IS NOT NULL
+                                                     THEN 'jmap:' || request_id || ':' || n END);
+        res := mailcluster._jmap_call(call->>0, call->1, ctx, responses);
+        IF res ? 'createdIds' AND jsonb_typeof(res->'createdIds') = 'object' THEN
+            created := created || (res->'createdIds');
+        END IF;
+        wrote := wrote OR EXISTS (SELECT 1 FROM mailcluster._jmap_methods WHERE name = call->>0 AND writes);
+        responses := responses || jsonb_build_array(jsonb_build_array(res->>'name', res->'args', call->>2));
+    END LOOP;
+    out := jsonb_build_object('methodResponses', responses,
+                              'sessionState', (SELECT coalesce(max(created_idx), 0)::text FROM mailcluster.accounts));
+    IF request ? 'createdIds' THEN
+        out := out || jsonb_build_object('createdIds', created);
+    END IF;
+    IF request_id IS NOT NULL AND wrote THEN
+        PERFORM mailcluster._submit(jsonb_build_object('op', 'record_response', 'response', out),
+                                    'jmap:' || request_id);
+    END IF;
+    RETURN out;
+END $$;
+GRANT EXECUTE ON FUNCTION mailcluster.jmap(jsonb, text) TO PUBLIC;
