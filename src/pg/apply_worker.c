@@ -242,16 +242,17 @@ load_applied_tx(void *arg)
 	int			ret;
 	bool		isnull;
 
-	ret = SPI_execute("SELECT applied_index FROM mailcluster._raft_applied"
-					  " WHERE EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'mailcluster')",
-					  true, 0);
+	*applied = UINT64_MAX;		/* extension not there yet */
+	ret = SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'mailcluster'", true, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		return;
+	ret = SPI_execute("SELECT applied_index FROM mailcluster._raft_applied", true, 0);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
 		*applied = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 														SPI_tuptable->tupdesc, 1, &isnull));
-	else
-		*applied = UINT64_MAX;	/* extension not there yet */
 }
 
+/* On exit: stop being woken through a latch that is going away. */
 static void
 apply_worker_exit(int code, Datum arg)
 {

@@ -1,0 +1,196 @@
+# 021_raft_three.pl — three nodes on loopback form ONE Raft cluster by
+# themselves (bootstrap_expect = 3, lowest id proposes the voters); a write
+# on the leader and a write on a follower (write_mode = forward, R16) are
+# applied on all three with equal state_checksum(); kill -9 of the leader
+# elects a new one (R2, R8: 3 nodes with 1 down still elect), writes
+# succeed again, and the old leader restarts and catches up (R10/R11).
+# Gossip UDP ports 23001-23003, Raft RPC TCP ports 23101-23103.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-raft-secret-0123456789abcdef';
+my @gport = (23001, 23002, 23003);
+
+# Node $i+1: gossip on $gport[$i], RPC on $gport[$i] + 100, seeded with node 1.
+sub make_node
+{
+	my ($i) = @_;
+	my $id = $i + 1;
+	my $node = PostgreSQL::Test::Cluster->new("raft$id");
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $gport[$i]
+mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_heartbeat_interval = 100
+mailcluster.raft_commit_timeout = 5000
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# Wait until a killed postmaster's pid is really gone.
+sub wait_pid_gone
+{
+	my ($pid) = @_;
+	for (1 .. 600)
+	{
+		return 1 unless kill(0, $pid);
+		usleep(100_000);
+	}
+	return 0;
+}
+
+# The leader id every live node agrees on, or undef within $limit seconds.
+sub agreed_leader
+{
+	my ($nodes, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my %seen;
+		for my $n (@$nodes)
+		{
+			my ($rc, $r) = $n->psql('postgres',
+				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
+			$seen{$rc == 0 ? $r : 'err'}++;
+		}
+		my @ids = keys %seen;
+		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# All nodes applied at least as far as the furthest, and their checksums agree.
+sub converged
+{
+	my ($nodes, $limit) = @_;
+	my $target = 0;
+	for my $n (@$nodes)
+	{
+		my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+		$target = $a if $a > $target;
+	}
+	for my $n (@$nodes)
+	{
+		return 0 unless $n->safe_psql('postgres',
+			"SELECT mailcluster.wait_for_index($target, @{[ $limit * 1000 ]})") eq 't';
+	}
+	my %sums;
+	for my $n (@$nodes)
+	{
+		# compare at the same index: wait until no more entries are arriving
+		$sums{ $n->safe_psql('postgres',
+				'SELECT applied_index || \' \' || checksum FROM mailcluster.state_checksum()') }++;
+	}
+	return (keys %sums == 1) ? (keys %sums)[0] : 0;
+}
+
+my @nodes = map { make_node($_) } 0 .. 2;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+
+ok(defined wait_for($nodes[0],
+		"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type IN ('mailcluster raft', 'mailcluster apply')", 10),
+	'raft and apply workers show in pg_stat_activity');
+
+# one cluster, one leader
+my $leader = agreed_leader(\@nodes, 60);
+ok(defined $leader, 'all three agree on a leader: ' . ($leader // 'none'));
+my %cids = map { $_->safe_psql('postgres', 'SELECT cluster_id FROM mailcluster.raft_status') => 1 } @nodes;
+is(scalar(keys %cids), 1, 'exactly one cluster id: ' . join(',', keys %cids));
+is($nodes[0]->safe_psql('postgres',
+		"SELECT array_to_string(array(SELECT unnest(voters) ORDER BY 1), ',') FROM mailcluster.raft_status"),
+	'1,2,3', 'the three nodes are the voters');
+is(scalar(grep { $_->safe_psql('postgres', "SELECT role FROM mailcluster.raft_status") eq 'leader' } @nodes),
+	1, 'exactly one node says it is the leader');
+
+my $L = $nodes[ $leader - 1 ];
+my ($F) = grep { $_ != $L } @nodes;
+
+# the leader's progress view shows both followers
+ok(defined wait_for($L, 'SELECT count(*) = 2 FROM mailcluster.raft_progress', 10),
+	'raft_progress on the leader lists the two followers');
+
+# a write on the leader
+like($L->safe_psql('postgres',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"on-leader"}', 'w-1')}),
+	qr/"id"/, 'write on the leader');
+# a write on a follower, forwarded to the leader
+like($F->safe_psql('postgres',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"on-follower"}', 'w-2')}),
+	qr/"id"/, 'write on a follower (forwarded)');
+is($F->safe_psql('postgres',
+		"SELECT count(*) FROM mailcluster.accounts WHERE name IN ('on-leader', 'on-follower')"),
+	'2', 'the follower sees both writes as soon as its own returned');
+
+my $sum = converged(\@nodes, 20);
+ok($sum, "equal state_checksum on all three: $sum");
+for my $n (@nodes)
+{
+	is($n->safe_psql('postgres',
+			"SELECT count(*) FROM mailcluster.accounts WHERE name IN ('on-leader', 'on-follower')"),
+		'2', $n->name . ' applied both writes');
+}
+
+# kill -9 of the leader: a new leader among the two others
+my $old_pid = $L->{_pid};
+my $t_kill = time;
+$L->kill9;
+ok(wait_pid_gone($old_pid), 'old leader postmaster is gone');
+my @rest = grep { $_ != $L } @nodes;
+my $new_leader = agreed_leader(\@rest, 30);
+ok(defined $new_leader && $new_leader != $leader,
+	'a new leader after kill -9: ' . ($new_leader // 'none'));
+diag(sprintf('new leader known %.2f s after kill -9', time - $t_kill));
+
+# writes succeed again, on the new leader and on the remaining follower
+for my $n (@rest)
+{
+	my $name = 'after-' . $n->name;
+	my $t0 = time;
+	my ($rc, $out, $err);
+	while (time - $t0 < 20)
+	{
+		($rc, $out, $err) = $n->psql('postgres',
+			qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'w-$name')});
+		last if $rc == 0;
+		usleep(200_000);
+	}
+	like($out, qr/"id"/, "write on " . $n->name . " after failover" . ($rc ? ": $err" : ''));
+}
+
+# the old leader restarts and catches up
+$L->start;
+ok(defined wait_for($L, "SELECT count(*) = 4 FROM mailcluster.accounts WHERE name LIKE 'on-%' OR name LIKE 'after-%'", 60),
+	'the restarted old leader caught up');
+$sum = converged(\@nodes, 30);
+ok($sum, "equal state_checksum on all three after the restart: $sum");
+ok(defined agreed_leader(\@nodes, 30), 'all three agree on the leader again');
+
+$_->stop for @nodes;
+done_testing();
