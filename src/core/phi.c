@@ -121,6 +121,12 @@ mc_phi_stddev(const mc_phi *p)
 double
 mc_phi_value(const mc_phi *p, uint64_t now_ms)
 {
+	return mc_phi_value_pause(p, now_ms, 0.0);
+}
+
+double
+mc_phi_value_pause(const mc_phi *p, uint64_t now_ms, double pause_ms)
+{
 	double		mean,
 				std,
 				t,
@@ -130,7 +136,7 @@ mc_phi_value(const mc_phi *p, uint64_t now_ms)
 
 	if (!p->has_last || p->n < p->min_samples)
 		return 0.0;
-	mean = mc_phi_mean(p);
+	mean = mc_phi_mean(p) + (pause_ms > 0 ? pause_ms : 0.0);
 	std = mc_phi_stddev(p);
 	if (std < p->min_std_ms)
 		std = p->min_std_ms;

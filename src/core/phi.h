@@ -59,6 +59,13 @@ void		mc_phi_heartbeat(mc_phi *p, uint64_t now_ms);
  */
 double		mc_phi_value(const mc_phi *p, uint64_t now_ms);
 
+/*
+ * phi at now_ms with an acceptable pause (ms) added to the mean, as Akka's
+ * acceptable-heartbeat-pause: silence up to mean + pause is expected (e.g.
+ * one lost packet); mc_phi_value is this with pause 0.
+ */
+double		mc_phi_value_pause(const mc_phi *p, uint64_t now_ms, double pause_ms);
+
 /* Mean and standard deviation (before the floor) of the window; 0 if empty. */
 double		mc_phi_mean(const mc_phi *p);
 double		mc_phi_stddev(const mc_phi *p);

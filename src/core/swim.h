@@ -104,13 +104,17 @@ typedef struct mc_swim_config
 								 * <= 0 disables phi-triggered suspicion */
 	uint32_t	phi_window;		/* intervals kept per member; default 100 */
 	double		phi_min_std_ms; /* default probe_interval_ms / 2 */
-	uint32_t	phi_min_samples;	/* default 5 */
+	uint32_t	phi_min_samples;	/* default 8 */
 	uint32_t	push_pull_interval_ms;	/* default 30000; 0 disables */
 	uint32_t	max_packet;		/* datagram size cap; default 1400 */
 	uint32_t	initial_incarnation;	/* e.g. restored by the driver */
 	int			nseeds;
 	mc_swim_addr seeds[MC_SWIM_MAX_SEEDS];	/* own address is skipped */
 	uint64_t	rng_seed;		/* seeds the PRNG (driver: random bytes) */
+	/* (added after the first version; 0 keeps the default) */
+	uint32_t	phi_pause_ms;	/* acceptable pause added to the mean
+								 * interval; 0 = one probe round, i.e.
+								 * (members alive) * probe_interval_ms */
 } mc_swim_config;
 
 /* Fill every field with its default; self and seeds are zeroed. */

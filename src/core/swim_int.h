@@ -239,5 +239,6 @@ void		mc_swim_on_nack(mc_swim *s, const mc_swim_msg *m, uint64_t now);
 void		mc_swim_on_ping_req(mc_swim *s, const mc_swim_addr *from,
 								const mc_swim_msg *m, uint64_t now);
 void		mc_swim_awareness(mc_swim *s, int delta);
+double		mc_swim_phi_pause(const mc_swim *s);
 
 #endif

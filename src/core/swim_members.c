@@ -192,7 +192,8 @@ fill_member(const mc_swim *s, const mc_swim_node *n, uint64_t now_ms,
 	out->is_self = (n == &s->nodes[0]);
 	out->state = n->state;
 	out->incarnation = n->inc;
-	out->phi = out->is_self ? 0.0 : mc_phi_value(&n->phi, now_ms);
+	out->phi = out->is_self ? 0.0 : mc_phi_value_pause(&n->phi, now_ms,
+															  mc_swim_phi_pause(s));
 	out->last_seen_ms = out->is_self ? now_ms : n->last_seen;
 	out->state_since_ms = n->state_since;
 }

@@ -22,7 +22,7 @@ mc_swim_config_default(mc_swim_config *cfg)
 	cfg->phi_threshold = 8.0;
 	cfg->phi_window = 100;
 	cfg->phi_min_std_ms = 0;	/* 0 = probe_interval_ms / 2 */
-	cfg->phi_min_samples = 5;
+	cfg->phi_min_samples = 8;
 	cfg->push_pull_interval_ms = 30000;
 	cfg->max_packet = MC_SWIM_MAX_PACKET;
 	cfg->self.voter = true;

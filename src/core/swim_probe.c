@@ -178,12 +178,23 @@ finish_probe(mc_swim *s, uint64_t now)
 /*
  * Phi: a member whose silence makes phi pass the threshold is suspected
  * like a failed probe — unless our own health is degraded (then the
- * silence is more likely ours).
+ * silence is more likely ours).  The arrivals from a member mix our probes'
+ * acks and its own probes of us, each once per probe round in shuffled
+ * order, so one lost datagram costs up to a round: that round is the
+ * acceptable pause added to the mean.
  */
+double
+mc_swim_phi_pause(const mc_swim *s)
+{
+	return s->cfg.phi_pause_ms ? (double) s->cfg.phi_pause_ms :
+		(double) s->nalive * s->cfg.probe_interval_ms;
+}
+
 static void
 phi_check(mc_swim *s, uint64_t now)
 {
 	int			i;
+	double		pause = mc_swim_phi_pause(s);
 
 	if (s->cfg.phi_threshold <= 0 || s->awareness > 0)
 		return;
@@ -193,7 +204,7 @@ phi_check(mc_swim *s, uint64_t now)
 
 		if (n->state != MC_SWIM_ALIVE || n->phi.n < n->phi.min_samples)
 			continue;
-		if (mc_phi_value(&n->phi, now) > s->cfg.phi_threshold)
+		if (mc_phi_value_pause(&n->phi, now, pause) > s->cfg.phi_threshold)
 		{
 			s->stats.phi_suspicions++;
 			mc_swim_suspect_local(s, n, now);

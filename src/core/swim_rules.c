@@ -116,6 +116,27 @@ mc_swim_refute(mc_swim *s, uint32_t seen_inc, uint64_t now)
 	mc_swim_emit(s, MC_SWIM_EV_REFUTED, self, NULL);
 }
 
+/*
+ * A suspect / dead / left record about ourselves: refute it (G5) when it is
+ * about our current or a later incarnation; when it is older, our newer
+ * alive record has simply not reached its sender yet: gossip it again.
+ */
+static void
+about_self(mc_swim *s, const mc_swim_rec *r, uint64_t now)
+{
+	mc_swim_node *self = &s->nodes[0];
+	mc_swim_rec a;
+
+	if (r->inc >= self->inc)
+	{
+		mc_swim_refute(s, r->inc, now);
+		return;
+	}
+	mc_swim_node_rec(self, &a, self->meta.node_id);
+	a.state = MC_SWIM_ALIVE;
+	mc_swim_bcast_queue(s, &a);
+}
+
 void
 mc_swim_on_alive(mc_swim *s, const mc_swim_rec *r, bool full_state, uint64_t now)
 {
@@ -184,14 +205,14 @@ mc_swim_on_suspect(mc_swim *s, const mc_swim_rec *r, uint64_t now)
 	mc_swim_node *n = mc_swim_lookup(s, r->node);
 	mc_swim_rec q;
 
-	if (n == NULL || r->inc < n->inc)
-		return;					/* unknown, or G6 stale */
 	if (n == &s->nodes[0])
 	{
 		if (!s->leaving)
-			mc_swim_refute(s, r->inc, now);	/* G5 */
+			about_self(s, r, now);
 		return;
 	}
+	if (n == NULL || r->inc < n->inc)
+		return;					/* unknown, or G6 stale */
 	if (n->state == MC_SWIM_DEAD || n->state == MC_SWIM_LEFT)
 		return;
 	q = *r;
@@ -217,14 +238,14 @@ mc_swim_on_dead(mc_swim *s, const mc_swim_rec *r, uint64_t now)
 	bool		left = (r->state == MC_SWIM_LEFT || r->from == r->node);
 	mc_swim_rec q;
 
-	if (n == NULL || r->inc < n->inc)
-		return;
 	if (n == &s->nodes[0])
 	{
 		if (!s->leaving)
-			mc_swim_refute(s, r->inc, now);	/* G5 (and G8 rejoin) */
+			about_self(s, r, now);	/* G5 (and G8 rejoin) */
 		return;
 	}
+	if (n == NULL || r->inc < n->inc)
+		return;
 	if (n->state == MC_SWIM_LEFT || (n->state == MC_SWIM_DEAD && !left))
 		return;
 	n->inc = r->inc;

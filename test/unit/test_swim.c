@@ -913,6 +913,7 @@ g12_run(double threshold, uint64_t *suspect_after, mc_swim_stats *st)
 	addr_of(1, &cfg.self.addr);
 	cfg.phi_threshold = threshold;
 	cfg.phi_min_std_ms = 50;
+	cfg.phi_pause_ms = 1;		/* isolate phi from the round length */
 	s = mc_swim_create(&cfg, 0);
 	add_members(s, 0, 2, 3);
 	all_responsive(false);
