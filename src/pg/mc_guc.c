@@ -67,6 +67,34 @@ static bool defining = false;
 static char first_bad_name[64];
 static char first_bad_detail[512];
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * While defining, catch PostgreSQL's own WARNING about a refused
+ * mailcluster.* value and remember it (name + message) like refuse() does.
+ */
+static void
+define_log_hook(ErrorData *edata)
+{
+	const char *p;
+
+	if (defining && first_bad_name[0] == '\0' && edata->elevel == WARNING &&
+		edata->message && (p = strstr(edata->message, "\"mailcluster.")) != NULL)
+	{
+		const char *q = strchr(p + 1, '"');
+		int			len = q ? (int) (q - p - 1) : 0;
+
+		if (len > 0 && len < (int) sizeof(first_bad_name))
+		{
+			memcpy(first_bad_name, p + 1, len);
+			first_bad_name[len] = '\0';
+			strlcpy(first_bad_detail, edata->message, sizeof(first_bad_detail));
+		}
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
 /*
  * Remember the first refusal seen while defining (for the FATAL), and pass
  * the detail to PostgreSQL's message.  Always returns false.
@@ -245,6 +273,8 @@ mc_guc_define(void)
 
 	defining = true;
 	first_bad_name[0] = '\0';
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = define_log_hook;
 
 	DefineCustomIntVariable("mailcluster.node_id",
 							"Unique id of this node, 1..65535; 0 = standalone.",
@@ -348,6 +378,7 @@ mc_guc_define(void)
 
 	MarkGUCPrefixReserved("mailcluster");
 	defining = false;
+	emit_log_hook = prev_emit_log_hook;
 
 	if (first_bad_name[0] != '\0')
 		ereport(FATAL,

@@ -1,0 +1,96 @@
+# 005_settings_refused.pl — bad settings stop the server at start with a
+# message naming the setting (SPEC §2 "a node never starts half-configured"),
+# key_file is checked like ssl_key_file, and the library refuses to work
+# unless preloaded.  Gossip UDP ports 21501-21502.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('bad');
+$node->init;
+my $base_conf = $node->data_dir . '/postgresql.conf';
+my $pristine = slurp_file($base_conf);
+
+# Write a configuration, try to start; returns (started?, log text).
+sub try_start
+{
+	my ($extra) = @_;
+	open(my $fh, '>', $base_conf) or die;
+	print $fh $pristine . "\nshared_preload_libraries = 'mailcluster'\n" . $extra;
+	close($fh);
+	my $logstart = -s $node->logfile // 0;
+	my $ok = $node->start(fail_ok => 1);
+	my $log = slurp_file($node->logfile, $logstart);
+	$node->stop if $ok;
+	return ($ok, $log);
+}
+
+my $cluster = qq{
+mailcluster.node_id = 1
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = 21501
+mailcluster.rpc_port = 21601
+mailcluster.key = 'tap-secret-0123456789abcdef'
+};
+
+my @cases = (
+	[ "mailcluster.bind_addr = 'not-an-address'\n", qr/mailcluster\.bind_addr/, 'bind_addr not an IP' ],
+	[ "mailcluster.seed_nodes = 'a:99999'\n", qr/mailcluster\.seed_nodes/, 'seed port out of range' ],
+	[ "mailcluster.key = 'short'\n", qr/invalid value for parameter "mailcluster\.key"/, 'key too short' ],
+	[ "mailcluster.roles = 'purge.stores=0'\n", qr/mailcluster\.roles/, 'role list with node 0' ],
+	[ "mailcluster.advertise_addr = '0.0.0.0'\n", qr/mailcluster\.advertise_addr/, 'wildcard advertise_addr' ],
+	[ "mailcluster.node_id = 70000\n", qr/mailcluster\.node_id/, 'node_id out of range' ],
+	[ "mailcluster.database = ''\n", qr/mailcluster\.database/, 'empty database' ],
+	[ $cluster =~ s/mailcluster.node_id = 1/mailcluster.node_id = 0/r, qr/mailcluster\.node_id/,
+		'clustered node without node_id' ],
+	[ $cluster =~ s/'127.0.0.1'/'0.0.0.0'/r, qr/mailcluster\.advertise_addr is required/,
+		'wildcard bind_addr without advertise_addr' ],
+	[ "mailcluster.raft_heartbeat_interval = 500\nmailcluster.raft_election_timeout = 500\n",
+		qr/mailcluster\.raft_heartbeat_interval/, 'raft heartbeat not below election timeout' ],
+	[ "mailcluster.key = 'tap-secret-0123456789abcdef'\nmailcluster.key_file = 'k'\n",
+		qr/mailcluster\.key_file/, 'both key and key_file' ],
+);
+for my $c (@cases)
+{
+	my ($conf, $re, $what) = @$c;
+	my ($ok, $log) = try_start($conf);
+	ok(!$ok, "refused to start: $what");
+	like($log, $re, "log names the setting: $what");
+}
+# the secret itself never reaches the log
+my (undef, $log) = try_start("mailcluster.key = 'short'\n");
+unlike($log, qr/short'/, 'a refused key is not written to the log');
+
+# key_file: must be a regular file owned by us with no group/other access
+my $kf = $node->data_dir . '/cluster.key';
+open(my $fh, '>', $kf) or die;
+print $fh "# cluster keys, first encrypts\ntap-secret-0123456789abcdef\n";
+close($fh);
+chmod 0644, $kf;
+my ($ok, $klog) = try_start("mailcluster.key_file = 'cluster.key'\n");
+ok(!$ok, 'refused to start with a group/world-readable key_file');
+like($klog, qr/mailcluster\.key_file.*\n?.*group or world access/, 'log says the key file has group or world access');
+chmod 0600, $kf;
+($ok, $klog) = try_start("mailcluster.key_file = 'cluster.key'\n" . ($cluster =~ s/^mailcluster.key = .*$//mr));
+ok($ok, 'starts with a 0600 key_file owned by the server user');
+($ok, $klog) = try_start("mailcluster.key_file = 'cluster.key'\n");
+ok($ok, 'key_file alone (no bind_addr) starts standalone');
+
+# a good configuration starts, and the gossip worker runs
+($ok, $klog) = try_start($cluster);
+ok($ok, 'a good clustered configuration starts');
+
+# not preloaded: CREATE EXTENSION fails with a hint
+open($fh, '>', $base_conf) or die;
+print $fh $pristine;
+close($fh);
+$node->start;
+my ($rc, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION mailcluster');
+isnt($rc, 0, 'CREATE EXTENSION fails without shared_preload_libraries');
+like($err, qr/must be loaded through shared_preload_libraries/, 'error says to preload');
+like($err, qr/HINT:.*shared_preload_libraries/, 'with a hint');
+$node->stop;
+
+done_testing();
