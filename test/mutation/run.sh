@@ -16,6 +16,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SEEDS=${MUTATION_SEEDS:-300}
+CORE_SRC=${MUTATION_CORE:-$ROOT/src/core}	# another core tree, for trying patches
 CC=${CC:-cc}
 CFLAGS="-std=gnu11 -O2 -w"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/raft_mutation.XXXXXX")
@@ -41,7 +42,7 @@ build() {	# build <core dir> <output binary>
 # One pristine copy of the core: baseline and mutants all start from it,
 # so edits made in the tree while this runs do not mix in.
 mkdir -p "$TMP/pristine/src/core"
-cp "$ROOT"/src/core/*.c "$ROOT"/src/core/*.h "$TMP/pristine/src/core/"
+cp "$CORE_SRC"/*.c "$CORE_SRC"/*.h "$TMP/pristine/src/core/"
 if ! build "$TMP/pristine/src/core" "$TMP/raft_sim_base" 2>"$TMP/base.log"; then
 	cat "$TMP/base.log"
 	echo "mutation: the unmutated core does not build"

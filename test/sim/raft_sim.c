@@ -126,15 +126,24 @@ act_client(rsim_world *w, bool allow_new)
 	rsim_host_pump(w, node);
 }
 
+static void crash_node(rsim_world *w, int id);
+
 static void
 act_crash(rsim_world *w)
 {
 	int			id = pick_up_node(w, false);
+
+	if (id)
+		crash_node(w, id);
+}
+
+/* Crash id; if it led, peers whose connection to it closed get the hint. */
+static void
+crash_node(rsim_world *w, int id)
+{
 	int			k;
 	mc_raft_status st;
 
-	if (id == 0)
-		return;
 	mc_raft_get_status(w->nodes[id].r, &st);
 	rsim_host_crash(w, id);
 	if (st.role != MC_RAFT_LEADER)
@@ -443,8 +452,14 @@ heal_all(rsim_world *w)
 	rsim_net_heal(&w->net);
 	w->net.dup_permille = 0;
 	w->net.slow_permille = 0;
+	/* liveness needs broadcast time well below the election timeout */
+	if (w->net.delay_max > (uint64_t) w->base_cfg.election_ticks * RSIM_TICK_MS / 5)
+		w->net.delay_max = (uint64_t) w->base_cfg.election_ticks * RSIM_TICK_MS / 5;
+	if (w->net.delay_max < 2)
+		w->net.delay_max = 2;
 	for (id = 1; id < RSIM_MAX_NODES; id++)
 	{
+		w->nodes[id].crash_at = 0;
 		if (w->nodes[id].disk_delay_max > 10)
 			w->nodes[id].disk_delay_max = 10;
 		if (w->nodes[id].exists && !w->nodes[id].up)
@@ -484,6 +499,8 @@ next_event_time(rsim_world *w, uint64_t next_action)
 			t = n->busy_until;
 		if (n->next_tick < t)
 			t = n->next_tick;
+		if (n->crash_at && n->crash_at < t)
+			t = n->crash_at;
 	}
 	return t;
 }
@@ -514,23 +531,29 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	w->check = rsim_check_new();
 	rsim_net_init(&w->net, &w->rng, NULL);
 	w->net.delay_min = 1;
-	w->net.delay_max = rsim_rng_range(&w->rng, 2, 30);
+	w->net.delay_max = rsim_rng_chance(&w->rng, 200) ? rsim_rng_range(&w->rng, 30, 80)
+		: rsim_rng_range(&w->rng, 2, 30);
 	w->net.dup_permille = (unsigned) rsim_rng_range(&w->rng, 0, 40);
 	w->net.slow_permille = rsim_rng_chance(&w->rng, 500) ? (unsigned) rsim_rng_range(&w->rng, 5, 50) : 0;
 	w->net.slow_max = rsim_rng_range(&w->rng, 50, 400);
-	w->base_cfg.election_ticks = 10;
+	w->base_cfg.election_ticks = (int) rsim_rng_range(&w->rng, 5, 15);
 	w->base_cfg.heartbeat_ticks = (int) rsim_rng_range(&w->rng, 1, 3);
-	w->base_cfg.max_batch_bytes = (uint32_t) rsim_rng_range(&w->rng, 100, 2000);
+	w->base_cfg.max_batch_bytes = rsim_rng_chance(&w->rng, 300)
+		? (uint32_t) rsim_rng_range(&w->rng, 16, 64)
+		: (uint32_t) rsim_rng_range(&w->rng, 100, 2000);
+	w->leader_crash_permille = (unsigned) rsim_rng_range(&w->rng, 0, 300);
 	w->base_cfg.max_inflight = (int) rsim_rng_range(&w->rng, 1, 8);
 	w->base_cfg.max_uncommitted_bytes = rsim_rng_chance(&w->rng, 300) ? 4096 : 0;
 	w->base_cfg.pre_vote = rsim_rng_chance(&w->rng, 850);
 	w->base_cfg.check_quorum = rsim_rng_chance(&w->rng, 850);
-	w->snap_filler = (size_t) rsim_rng_range(&w->rng, 200, 3000);
+	/* snapshots of a few (tiny batches) to a dozen chunks */
+	w->snap_filler = (size_t) rsim_rng_range(&w->rng, 0, w->base_cfg.max_batch_bytes * 8);
 	w->n_clients = n_clients_default;
 	for (v = 0; v < w->n_clients; v++)
 		w->clients[v].id = (uint64_t) v;
-	rsim_trace(w, 1, "seed %llu nodes %d: delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d",
-			   (unsigned long long) seed, nodes, (unsigned long long) w->net.delay_max,
+	rsim_trace(w, 1, "seed %llu nodes %d: ET %d delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d",
+			   (unsigned long long) seed, nodes, w->base_cfg.election_ticks,
+			   (unsigned long long) w->net.delay_max,
 			   w->net.dup_permille, w->base_cfg.heartbeat_ticks, w->base_cfg.max_batch_bytes,
 			   w->base_cfg.max_inflight, (unsigned long long) w->base_cfg.max_uncommitted_bytes,
 			   w->base_cfg.pre_vote, w->base_cfg.check_quorum);
@@ -566,6 +589,8 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 		{
 			rsim_node  *n = &w->nodes[id];
 
+			if (n->up && n->crash_at && n->crash_at <= w->now && !w->healed)
+				crash_node(w, id);
 			if (n->up && n->busy && n->busy_until <= w->now)
 				rsim_host_disk_done(w, id);
 		}
@@ -592,6 +617,7 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 					rsim_trace(w, 1, "--- %s epoch until %llu ---", storm ? "storm" : "calm",
 							   (unsigned long long) epoch_end);
 				}
+				w->storm = storm;
 				random_action(w, storm);
 				next_action = w->now + (storm ? rsim_rng_range(&w->rng, 1, 25)
 										: rsim_rng_range(&w->rng, 5, 40));

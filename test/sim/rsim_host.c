@@ -115,6 +115,7 @@ rsim_host_crash(rsim_world *w, int id)
 	n->r = NULL;
 	n->up = false;
 	n->busy = false;
+	n->crash_at = 0;
 	n->pending_ticks = 0;
 	free_inbox(n);
 	w->n_crashes++;
@@ -155,6 +156,14 @@ post_checks(rsim_world *w, int id)
 		rsim_trace(w, 1, "node %d: %s term %llu leader %u (commit %llu, last %llu)", id,
 				   mc_raft_role_name(st.role), (unsigned long long) st.term, st.leader,
 				   (unsigned long long) st.commit, (unsigned long long) st.last_index);
+		if (st.role == MC_RAFT_LEADER && n->last_role != MC_RAFT_LEADER &&
+			w->storm && !w->healed && n->crash_at == 0 &&
+			rsim_rng_chance(&w->rng, w->leader_crash_permille))
+		{
+			/* a leader that dies right after its election (Figure 8) */
+			n->crash_at = w->now + rsim_rng_range(&w->rng, 1, 40);
+			rsim_trace(w, 1, "node %d: will crash at %llu", id, (unsigned long long) n->crash_at);
+		}
 		if (st.term < n->last_term)
 			rsim_check_fail(w->check, w->now, "node %d: term went back from %llu to %llu",
 							id, (unsigned long long) n->last_term, (unsigned long long) st.term);

@@ -71,6 +71,7 @@ typedef struct rsim_node
 	size_t		cap_inbox;
 	int			pending_ticks;
 	uint64_t	next_tick;
+	uint64_t	crash_at;		/* scheduled crash (0 = none) */
 	uint64_t	disk_delay_max; /* 0 = persistence is instant */
 	uint8_t		last_role;
 	uint64_t	last_term;
@@ -114,6 +115,8 @@ typedef struct rsim_world
 	mc_raft_config base_cfg;
 	size_t		snap_filler;
 	bool		healed;
+	bool		storm;			/* faults are being injected now */
+	unsigned	leader_crash_permille;	/* new leaders crash soon after */
 	/* statistics for the summary */
 	uint64_t	n_commits_seen;
 	uint64_t	n_crashes;
