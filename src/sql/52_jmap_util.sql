@@ -148,3 +148,11 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN j IS NULL OR jsonb_typeof(j) <> 'array' THEN NULL
                 ELSE ARRAY(SELECT jsonb_array_elements_text(j)) END;
 $$;
+
+-- Drop the top-level keys whose value is NULL or JSON null (nested nulls,
+-- such as "keywords/$seen": null in a patch, are kept).
+CREATE FUNCTION mailcluster._compact(o jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(key, value), '{}')
+      FROM jsonb_each(o) WHERE jsonb_typeof(value) <> 'null';
+$$;

@@ -146,7 +146,7 @@ BEGIN
             mailcluster._arg_type(args, 'update', 'object'),
             mailcluster._arg_type(args, 'destroy', 'array'),
             mailcluster._arg_type(args, 'onDestroyRemoveEmails', 'boolean');
-    res := mailcluster._submit(jsonb_strip_nulls(jsonb_build_object(
+    res := mailcluster._submit(mailcluster._compact(jsonb_build_object(
         'op', 'mailbox_set', 'account_id', account, 'if_in_state', args->'ifInState',
         'create', args->'create', 'update', args->'update', 'destroy', args->'destroy',
         'on_destroy_remove_emails', args->'onDestroyRemoveEmails',

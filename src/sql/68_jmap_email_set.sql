@@ -161,7 +161,7 @@ BEGIN
         END IF;
         create_items := create_items || jsonb_build_object(cid, mailcluster._create_item(msg, o, true));
     END LOOP;
-    res := mailcluster._submit(jsonb_strip_nulls(jsonb_build_object(
+    res := mailcluster._submit(mailcluster._compact(jsonb_build_object(
         'op', 'email_set', 'account_id', account, 'if_in_state', args->'ifInState',
         'create', create_items, 'errors', errors, 'update', args->'update',
         'destroy', args->'destroy', 'cids', ctx->'createdIds')), ctx->>'request_id');
@@ -207,7 +207,7 @@ BEGIN
         END IF;
         msg := NULL;
     END LOOP;
-    res := mailcluster._submit(jsonb_strip_nulls(jsonb_build_object(
+    res := mailcluster._submit(mailcluster._compact(jsonb_build_object(
         'op', 'email_import', 'account_id', account, 'if_in_state', args->'ifInState',
         'emails', items, 'errors', errors, 'cids', ctx->'createdIds')), ctx->>'request_id');
     IF res ? 'error' THEN
