@@ -86,6 +86,18 @@ start_probe(mc_swim *s, uint64_t now)
 		if (n == NULL || n == &s->nodes[0] ||
 			(n->state != MC_SWIM_ALIVE && n->state != MC_SWIM_SUSPECT))
 			continue;
+		if (n->state == MC_SWIM_SUSPECT)
+		{
+			/*
+			 * Tell a suspect it is suspected, in the probe itself: the
+			 * gossip may have spent its retransmits elsewhere (e.g. across
+			 * a partition) and it can only refute what it hears of.
+			 */
+			mc_swim_rec q;
+
+			mc_swim_node_rec(n, &q, n->susp_from);
+			mc_swim_bcast_queue(s, &q);
+		}
 		memset(&s->probe, 0, sizeof(s->probe));
 		s->probe.active = true;
 		s->probe.target = n->meta.node_id;

@@ -74,6 +74,15 @@ start_suspicion(mc_swim *s, mc_swim_node *n, uint16_t originator, uint64_t now)
 	n->susp_min_ms = (uint64_t) (s->cfg.suspicion_min_mult * scale *
 								 s->cfg.probe_interval_ms);
 	n->susp_max_ms = n->susp_min_ms * s->cfg.suspicion_max_mult;
+	/*
+	 * Lifeguard: a node in poor health probes slowly (its period stretches
+	 * by score + 1); leave the suspect at least three of those periods to
+	 * hear of the suspicion (our probes carry it) and refute.
+	 */
+	if (n->susp_min_ms < 3 * mc_swim_scaled(s, s->cfg.probe_interval_ms))
+		n->susp_min_ms = 3 * mc_swim_scaled(s, s->cfg.probe_interval_ms);
+	if (n->susp_max_ms < n->susp_min_ms)
+		n->susp_max_ms = n->susp_min_ms;
 	n->susp_deadline = now + mc_swim_suspicion_timeout(n->susp_min_ms,
 													   n->susp_max_ms, k, 0);
 	mc_swim_emit(s, MC_SWIM_EV_SUSPECT, n, NULL);

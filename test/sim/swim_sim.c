@@ -29,7 +29,7 @@
 #define REJOIN_BOUND_MS			60000
 #define PARTITION_BOUND_MS		120000
 #define HEAL_BOUND_MS			120000
-#define LEAVE_BOUND_MS			30000
+#define LEAVE_BOUND_MS			60000
 
 static int	violations;
 static bool verbose;
