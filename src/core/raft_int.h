@@ -38,6 +38,7 @@ typedef struct mc_raft_progress
 	bool		probe_sent;		/* probe: one append outstanding */
 	bool		recent_active;	/* heard from it since the last quorum check */
 	uint64_t	last_ack_tick;
+	uint64_t	progress_tick;	/* when match last moved (replicate stall) */
 	uint64_t	read_ack;		/* highest read sequence it acknowledged */
 	/* in-flight appends (replicate state): last index of each, FIFO */
 	uint64_t	inflight[MC_RAFT_MAX_INFLIGHT];

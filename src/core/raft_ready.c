@@ -9,9 +9,16 @@
 
 void		mc_raft_free_outputs(mc_raft *r);
 
+static bool
+hs_equal(const mc_raft_hard_state *a, const mc_raft_hard_state *b)
+{
+	return a->term == b->term && a->vote == b->vote && a->commit == b->commit;
+}
+
 static void
 hard_state(const mc_raft *r, mc_raft_hard_state *hs)
 {
+	memset(hs, 0, sizeof(*hs));
 	hs->term = r->term;
 	hs->vote = r->vote;
 	hs->commit = r->log.committed;
@@ -29,7 +36,7 @@ mc_raft_has_ready(const mc_raft *r)
 		r->install_pending || r->truncate_from || r->hs_sync ||
 		r->log.stable < mc_raft_log_last_index(&r->log) ||
 		r->log.applied < r->log.committed ||
-		memcmp(&hs, &r->prev_hs, sizeof(hs)) != 0 ||
+		!hs_equal(&hs, &r->prev_hs) ||
 		r->role != r->prev_soft.role || r->leader != r->prev_soft.leader;
 }
 
@@ -42,7 +49,7 @@ mc_raft_ready(mc_raft *r, mc_raft_batch *rd)
 	if (r->in_ready)
 		return;
 	hard_state(r, &rd->hs);
-	if (r->hs_sync || memcmp(&rd->hs, &r->prev_hs, sizeof(rd->hs)) != 0)
+	if (r->hs_sync || !hs_equal(&rd->hs, &r->prev_hs))
 	{
 		rd->has_hard_state = true;
 		rd->must_sync = r->hs_sync || rd->hs.term != r->prev_hs.term ||

@@ -34,6 +34,7 @@ static void
 progress_become(mc_raft_progress *pr, uint8_t state)
 {
 	pr->state = state;
+	pr->progress_tick = pr->last_ack_tick;
 	pr->probe_sent = false;
 	pr->in_start = pr->in_count = 0;
 	if (state != MC_RAFT_SNAPSHOT)
@@ -343,6 +344,7 @@ mc_raft_handle_append_resp(mc_raft *r, const mc_raft_msg *m)
 	if (m->index > pr->match && m->index <= mc_raft_log_last_index(&r->log))
 	{
 		pr->match = m->index;
+		pr->progress_tick = r->now;
 		if (pr->next < m->index + 1)
 			pr->next = m->index + 1;
 		if (pr->state == MC_RAFT_PROBE)
@@ -387,6 +389,14 @@ mc_raft_handle_heartbeat_resp(mc_raft *r, const mc_raft_msg *m)
 	{
 		pr->in_start = (pr->in_start + 1) % MC_RAFT_MAX_INFLIGHT;
 		pr->in_count--;
+	}
+	/*
+	 * Appends of the pipeline were lost (the follower's log ends before
+	 * what we sent): fall back to probing from the last known match.
+	 */
+	if (pr->state == MC_RAFT_REPLICATE && m->index < pr->next - 1)
+	{
+		progress_become(pr, MC_RAFT_PROBE);
 	}
 	if (m->context > pr->read_ack)
 	{
@@ -455,7 +465,18 @@ mc_raft_tick_leader(mc_raft *r)
 	if (r->transfer_to != MC_RAFT_NONE && ++r->transfer_elapsed >= r->cfg.election_ticks)
 		mc_raft_transfer_abort(r);
 	for (int i = 0; i < r->n_prs; i++)
-		mc_raft_snapshot_tick(r, &r->prs[i]);
+	{
+		mc_raft_progress *pr = &r->prs[i];
+
+		mc_raft_snapshot_tick(r, pr);
+		/* a pipeline that made no progress for ET ticks is re-probed */
+		if (pr->state == MC_RAFT_REPLICATE && pr->match + 1 < pr->next &&
+			r->now - pr->progress_tick >= (uint64_t) r->cfg.election_ticks)
+		{
+			progress_become(pr, MC_RAFT_PROBE);
+			mc_raft_send_append(r, pr, true);
+		}
+	}
 	if (r->elapsed >= r->cfg.election_ticks)
 	{
 		r->elapsed = 0;
