@@ -338,3 +338,11 @@ rsim_check_vote(rsim_check *c, uint64_t now, int voter, uint64_t term, int candi
 		rsim_check_fail(c, now, "vote safety: node %d granted votes to %llu and %d in term %llu",
 						voter, (unsigned long long) e->v, candidate, (unsigned long long) term);
 }
+
+int
+rsim_check_vote_of(const rsim_check *c, int voter, uint64_t term)
+{
+	kv		   *e = kv_find(&c->votes, (uint64_t) voter, term);
+
+	return e ? (int) e->v : 0;
+}

@@ -97,4 +97,7 @@ bool		rsim_check_app_hash_at(const rsim_check *c, uint64_t index,
 void		rsim_check_vote(rsim_check *c, uint64_t now, int voter,
 							uint64_t term, int candidate);
 
+/* The candidate voter granted its vote to in term (0 = none seen). */
+int			rsim_check_vote_of(const rsim_check *c, int voter, uint64_t term);
+
 #endif

@@ -174,6 +174,26 @@ post_checks(rsim_world *w, int id)
 	if (st.role != MC_RAFT_LEADER)
 		return;
 	rsim_check_leader(w->check, w->now, id, st.term);
+	if (!n->was_leader_in_term || n->leader_term != st.term)
+	{
+		/*
+		 * R4: a new leader holds votes of this term from a quorum of its
+		 * configuration (itself included).  Grants are recorded when sent,
+		 * so a correct count of received grants always passes.
+		 */
+		uint32_t	k,
+					votes = 0;
+
+		n->was_leader_in_term = true;
+		n->leader_term = st.term;
+		for (k = 0; k < st.conf.n_voters; k++)
+			if (st.conf.voters[k] == (uint32_t) id ||
+				rsim_check_vote_of(w->check, (int) st.conf.voters[k], st.term) == id)
+				votes++;
+		if (votes < st.conf.n_voters / 2 + 1)
+			rsim_check_fail(w->check, w->now, "R4: node %d leads term %llu with %u votes of that term from its %u voters",
+							id, (unsigned long long) st.term, votes, st.conf.n_voters);
+	}
 
 	/*
 	 * Leader completeness: the highest committed entry, if its term is not
@@ -547,6 +567,22 @@ complete_batch(rsim_world *w, int id)
 			else if (rd->hs.term == d->hs.term && d->hs.vote != 0 && rd->hs.vote != d->hs.vote)
 				rsim_check_fail(w->check, w->now, "R5: node %d changes its stored vote in term %llu from %u to %u",
 								id, (unsigned long long) rd->hs.term, d->hs.vote, rd->hs.vote);
+		}
+		if (rd->hs.commit > d->hs.commit && rd->hs.commit > d->log.base_index)
+		{
+			/*
+			 * R12: a leader moves its commit index only onto an entry of
+			 * its own term (earlier entries commit through it).
+			 */
+			mc_raft_status st;
+			uint64_t	t;
+
+			mc_raft_get_status(n->r, &st);
+			if (st.role == MC_RAFT_LEADER && st.term == rd->hs.term &&
+				rsim_log_term_at(&d->log, rd->hs.commit, &t) && t != st.term)
+				rsim_check_fail(w->check, w->now, "R12: leader %d of term %llu commits index %llu, an entry of term %llu, by counting replicas",
+								id, (unsigned long long) st.term,
+								(unsigned long long) rd->hs.commit, (unsigned long long) t);
 		}
 		d->hs = rd->hs;
 		d->has_hs = true;
