@@ -302,8 +302,10 @@ typedef struct mc_raft_read_state
  *   5. ONLY THEN send `msgs` (they may depend on 2-4: a vote, an ack);
  *   6. apply `committed` in order (never before they are persisted);
  *   7. serve `reads` once applied >= read.index;
- *   8. answer snap_requests by calling mc_raft_snapshot_chunk();
- *   9. call mc_raft_advance(node, ready).
+ *   8. copy `snap_requests` (they die with the batch);
+ *   9. call mc_raft_advance(node, ready);
+ *  10. then answer each copied snap_request by calling
+ *      mc_raft_snapshot_chunk() (not allowed between ready and advance).
  */
 typedef struct mc_raft_batch
 {

@@ -59,7 +59,7 @@ mc_raft_msg_size(const mc_raft_msg *m)
 			n += ENTRY_MIN_BYTES + m->entries[i].len;
 	}
 	if (has_snapshot(m->type))
-		n += 8 + 8 + 2 + 4 + 8 * (size_t) (m->snap.conf.n_voters + m->snap.conf.n_learners) + 8 + 4 + m->len;
+		n += 8 + 8 + 2 + 4 + 4 * (size_t) (m->snap.conf.n_voters + m->snap.conf.n_learners) + 8 + 4 + m->len;
 	return n;
 }
 

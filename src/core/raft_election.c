@@ -45,9 +45,9 @@ send_vote_req(mc_raft *r, uint32_t to, bool pre, uint8_t flags)
 static void
 tally(mc_raft *r, uint32_t from, bool granted, uint8_t flags)
 {
-	int			q = mc_raft_conf_quorum(&r->conf);
+	int			q = mc_raft_conf_quorum(&r->elect_conf);
 
-	if (!mc_raft_conf_is_voter(&r->conf, from))
+	if (!mc_raft_conf_is_voter(&r->elect_conf, from))
 		return;
 	if (already(r->granted, r->n_granted, from) || already(r->refused, r->n_refused, from))
 		return;
@@ -75,19 +75,22 @@ tally(mc_raft *r, uint32_t from, bool granted, uint8_t flags)
 void
 mc_raft_campaign(mc_raft *r, bool pre, uint8_t flags)
 {
-	if (!mc_raft_promotable(r))
+	mc_raft_conf ec;
+
+	if (!mc_raft_election_conf(r, &ec))
 		return;
 	if (pre)
 		mc_raft_become_pre_candidate(r);
 	else
 		mc_raft_become_candidate(r);
 	r->campaign_flags = flags;
+	r->elect_conf = ec;
 	tally(r, r->id, true, flags);
 	if (r->role == MC_RAFT_LEADER || (pre && r->role != MC_RAFT_PRE_CANDIDATE))
 		return;					/* single voter: decided already */
-	for (uint32_t i = 0; i < r->conf.n_voters; i++)
-		if (r->conf.voters[i] != r->id)
-			send_vote_req(r, r->conf.voters[i], pre, flags);
+	for (uint32_t i = 0; i < ec.n_voters; i++)
+		if (ec.voters[i] != r->id)
+			send_vote_req(r, ec.voters[i], pre, flags);
 }
 
 /*

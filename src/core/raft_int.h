@@ -95,6 +95,7 @@ struct mc_raft
 	uint32_t	refused[MC_RAFT_MAX_MEMBERS];
 	int			n_refused;
 	uint8_t		campaign_flags; /* flags of the current campaign */
+	mc_raft_conf elect_conf;	/* configuration the campaign counts in */
 
 	/* leader */
 	mc_raft_progress *prs;		/* one per member but self */
@@ -161,6 +162,7 @@ void		mc_raft_become_candidate(mc_raft *r);
 void		mc_raft_become_leader(mc_raft *r);
 void		mc_raft_reset_timeout(mc_raft *r);
 bool		mc_raft_promotable(const mc_raft *r);
+bool		mc_raft_election_conf(const mc_raft *r, mc_raft_conf *out);
 
 /* raft_node.c */
 mc_raft_msg *mc_raft_send(mc_raft *r, uint8_t type, uint32_t to);

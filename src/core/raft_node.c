@@ -301,9 +301,12 @@ mc_raft_step(mc_raft *r, const mc_raft_msg *m)
 
 			(void) resp;
 		}
-		else if (m->type == MC_RAFT_MSG_PREVOTE_REQ)
+		else if (m->type == MC_RAFT_MSG_PREVOTE_REQ || m->type == MC_RAFT_MSG_VOTE_REQ)
 		{
-			mc_raft_msg *resp = mc_raft_send(r, MC_RAFT_MSG_PREVOTE_RESP, m->from);
+			/* refuse with our term so the candidate catches up (thesis) */
+			mc_raft_msg *resp = mc_raft_send(r, m->type == MC_RAFT_MSG_VOTE_REQ ?
+											 MC_RAFT_MSG_VOTE_RESP : MC_RAFT_MSG_PREVOTE_RESP,
+											 m->from);
 
 			if (resp)
 				resp->reject = true;

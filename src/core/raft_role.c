@@ -34,12 +34,37 @@ mc_raft_reset_timeout(mc_raft *r)
 	r->timeout = et + (int) (mc_raft_rand(r) % (uint64_t) et);
 }
 
-/* Only voters of the latest configuration ever campaign (learners and
- * removed or not-yet-added nodes never do). */
+/*
+ * The configuration this node would stand in, into *out; false when it may
+ * not stand at all.  Normally the latest configuration, if we are a voter
+ * of it (learners and removed or not-yet-added nodes never campaign).  One
+ * exception: a node that appended its own removal which is not yet
+ * committed stands under the previous configuration, else a cluster whose
+ * only up-to-date log is on that node could never elect a leader (see
+ * doc/raft.md).  Majorities of the two overlap, so election safety holds.
+ */
+bool
+mc_raft_election_conf(const mc_raft *r, mc_raft_conf *out)
+{
+	if (mc_raft_conf_is_voter(&r->conf, r->id))
+	{
+		*out = r->conf;
+		return true;
+	}
+	if (r->conf_index > r->log.committed && r->conf_index > r->log.snap_index)
+	{
+		mc_raft_conf_at(r, r->conf_index - 1, out);
+		return mc_raft_conf_is_voter(out, r->id);
+	}
+	return false;
+}
+
 bool
 mc_raft_promotable(const mc_raft *r)
 {
-	return mc_raft_conf_is_voter(&r->conf, r->id);
+	mc_raft_conf c;
+
+	return mc_raft_election_conf(r, &c);
 }
 
 /* Leave the leader role: fail its reads, forget transfer and progress. */
