@@ -213,6 +213,7 @@ BEGIN
     IF res ? 'error' THEN
         PERFORM mailcluster._jerr(res->'error'->>'type', res->'error'->>'description');
     END IF;
-    SELECT jsonb_object_agg(k, v->>'id') INTO created FROM jsonb_each(coalesce(res->'created', '{}')) AS t(k, v);
+    SELECT jsonb_object_agg(k, v->>'id') INTO created
+      FROM jsonb_each(CASE WHEN jsonb_typeof(res->'created') = 'object' THEN res->'created' ELSE '{}' END) AS t(k, v);
     RETURN jsonb_build_object('name', 'Email/import', 'args', res, 'createdIds', coalesce(created, '{}'));
 END $$;

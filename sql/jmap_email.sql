@@ -1,0 +1,372 @@
+-- jmap_email.sql — Email/get, /changes, /query, /set, /import, Thread/get,
+-- /changes, blob_upload / blob_download / deliver, on the sample messages
+-- of test/data/mail (multipart/alternative, attachments, encoded words, a
+-- bad charset, missing headers, 8-bit garbage, a thread that must merge).
+-- A fresh extension, so that ids and states start at Raft index 1.
+DROP EXTENSION mailcluster;
+CREATE EXTENSION mailcluster;
+CREATE FUNCTION jr(calls jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT mailcluster.jmap(jsonb_build_object(
+        'using', '["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]'::jsonb,
+        'methodCalls', calls)) -> 'methodResponses'
+$$;
+-- responses one per line: call id, name, arguments
+CREATE FUNCTION show(calls jsonb) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT (r->>2) || ' ' || (r->>0) || ' ' || (r->1)::text
+      FROM jsonb_array_elements(jr(calls)) r
+$$;
+CREATE TABLE msgs (name text PRIMARY KEY, data bytea NOT NULL);
+-- test/data/mail/alternative.eml
+INSERT INTO msgs VALUES ('alternative', convert_to($m$Message-ID: <alt.3@example.com>
+Date: Wed, 04 Nov 2026 18:00:00 -0500
+From: =?UTF-8?Q?Andr=C3=A9_Lef=C3=A8vre?= <andre@example.com>
+To: undisclosed-recipients:;
+Cc: Team: dave@example.com, "Eve E." <eve@example.com>;
+Subject: =?ISO-8859-1?Q?R=E9union_d=27=E9quipe?= =?UTF-8?B?IOKAkyBub3Rlcw==?=
+List-Post: <mailto:team@example.com>, <https://lists.example.com/team>
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="alt-b"
+
+--alt-b
+Content-Type: text/plain; charset=iso-8859-1
+Content-Transfer-Encoding: quoted-printable
+
+R=E9sum=E9 de la r=E9union: tout va bien.
+--alt-b
+Content-Type: text/html; charset=utf-8
+Content-Transfer-Encoding: base64
+
+PGh0bWw+PGJvZHk+PHA+UsOpc3Vtw6kgZGUgbGEgPGI+csOpdW5pb248L2I+OiB0b3V0IHZhIGJp
+ZW4uPC9wPjwvYm9keT48L2h0bWw+
+--alt-b--
+$m$, 'UTF8'));
+-- test/data/mail/attachment.eml
+INSERT INTO msgs VALUES ('attachment', convert_to($m$Message-ID: <att.4@example.org>
+Date: Thu, 05 Nov 2026 08:00:00 +0000
+From: alice@example.org
+To: bob@example.net
+Subject: Report and logo
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="mix"
+
+--mix
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: text/html; charset=utf-8
+
+<p>See the logo: <img src="cid:logo@example.org"></p>
+--rel
+Content-Type: image/png
+Content-ID: <logo@example.org>
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--rel--
+--mix
+Content-Type: application/pdf; name="report.pdf"
+Content-Disposition: attachment; filename="report.pdf"
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQKJcOkw7zDtsOfCg==
+--mix
+Content-Type: text/plain; charset=utf-8; name="notes.txt"
+Content-Disposition: attachment; filename*=UTF-8''n%C3%B6tes.txt
+
+attached notes
+--mix--
+$m$, 'UTF8'));
+-- test/data/mail/bad-charset.eml (not valid UTF-8: raw bytes in hex)
+INSERT INTO msgs VALUES ('bad-charset', decode('4d6573736167652d49443a203c6261642e35406578616d706c652e6f72673e0a46726f6d3a204d616c6c6f7279203c6d616c6c6f7279406578616d706c652e6f72673e0a5375626a6563743a2062616420636861727365740a436f6e74656e742d547970653a20746578742f706c61696e3b20636861727365743d782d6e6f2d737563682d636861727365740a436f6e74656e742d5472616e736665722d456e636f64696e673a20386269740a0a50726963653a20313030a420616e6420e974e90a', 'hex'));
+-- test/data/mail/garbage-8bit.eml (not valid UTF-8: raw bytes in hex)
+INSERT INTO msgs VALUES ('garbage-8bit', decode('4d6573736167652d49443a203c676172626167652e36406578616d706c652e6f72673e0a46726f6d3a204772fc6e203c677275656e406578616d706c652e6f72673e0a5375626a6563743a204772fcdf6520fffe0a436f6e74656e742d547970653a20746578742f706c61696e3b20636861727365743d7574662d380a0a48616c66206120636861723a20c3207468656e2000206e756c20616e6420fffe20656e642e0a', 'hex'));
+-- test/data/mail/missing-headers.eml
+INSERT INTO msgs VALUES ('missing-headers', convert_to($m$Subject: no date, no from, no message-id
+
+Just a body.
+$m$, 'UTF8'));
+-- test/data/mail/plain.eml
+INSERT INTO msgs VALUES ('plain', convert_to($m$Return-Path: <alice@example.org>
+Message-ID: <first.1@example.org>
+Date: Tue, 03 Nov 2026 09:15:00 +0100
+From: Alice Example <alice@example.org>
+To: Bob <bob@example.net>, carol@example.net
+Subject: Lunch on Friday
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+
+Hi Bob,
+
+shall we have lunch on Friday at noon?
+
+Alice
+$m$, 'UTF8'));
+-- test/data/mail/reply.eml
+INSERT INTO msgs VALUES ('reply', convert_to($m$Message-ID: <second.2@example.net>
+In-Reply-To: <first.1@example.org>
+References: <first.1@example.org>
+Date: Tue, 03 Nov 2026 10:20:00 +0000
+From: Bob <bob@example.net>
+To: Alice Example <alice@example.org>
+Subject: Re: Lunch on Friday
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Friday works. Café Müller?
+
+> shall we have lunch on Friday at noon?
+$m$, 'UTF8'));
+-- test/data/mail/thread-a.eml
+INSERT INTO msgs VALUES ('thread-a', convert_to($m$Message-ID: <a@thread.example>
+Date: Mon, 09 Nov 2026 10:00:00 +0000
+From: Ann <ann@thread.example>
+To: team@thread.example
+Subject: Release plan
+
+What is the plan?
+$m$, 'UTF8'));
+-- test/data/mail/thread-b.eml
+INSERT INTO msgs VALUES ('thread-b', convert_to($m$Message-ID: <b@thread.example>
+In-Reply-To: <a@thread.example>
+References: <a@thread.example>
+Date: Mon, 09 Nov 2026 11:00:00 +0000
+From: Ben <ben@thread.example>
+To: team@thread.example
+Subject: RE: [team] Release plan
+
+Ship on Friday.
+$m$, 'UTF8'));
+-- test/data/mail/thread-c.eml
+INSERT INTO msgs VALUES ('thread-c', convert_to($m$Message-ID: <c@thread.example>
+In-Reply-To: <b@thread.example>
+References: <b@thread.example>
+Date: Mon, 09 Nov 2026 12:00:00 +0000
+From: Cid <cid@thread.example>
+To: team@thread.example
+Subject: Re: Re: Release plan
+
+Answering Ben (his mail has not arrived yet).
+$m$, 'UTF8'));
+-- test/data/mail/thread-other.eml
+INSERT INTO msgs VALUES ('thread-other', convert_to($m$Message-ID: <x@thread.example>
+In-Reply-To: <a@thread.example>
+Date: Mon, 09 Nov 2026 13:00:00 +0000
+From: Xena <xena@thread.example>
+To: team@thread.example
+Subject: Lunch?
+
+Same references, different subject: a thread of its own.
+$m$, 'UTF8'));
+
+SELECT mailcluster.account_create('dave');
+SELECT mailcluster.account_create('erin');
+
+-- ---- blob_upload: content-addressed, stored once ----
+CREATE TABLE up AS
+SELECT name, mailcluster.blob_upload('Ab', data) AS r FROM msgs ORDER BY name;
+SELECT name, r->>'size' AS size, r->>'type' AS type,
+       r->>'blobId' = 'B' || encode(sha256(m.data), 'hex') AS blob_is_sha256
+  FROM up JOIN msgs m USING (name) ORDER BY name;
+SELECT count(*) AS blobs FROM mailcluster.blobs;
+-- the same bytes again (other account): no second copy, and no bytes in the command
+SELECT mailcluster.blob_upload('Ac', data, 'message/rfc822') ->> 'size' FROM msgs WHERE name = 'plain';
+SELECT count(*) AS blobs, (SELECT cmd ? 'data' FROM mailcluster._standalone_log ORDER BY idx DESC LIMIT 1) AS carried
+  FROM mailcluster.blobs;
+SELECT mailcluster.blob_upload('nobody', 'x');
+SELECT mailcluster.blob_upload('Ab', NULL);
+
+-- ---- Email/import of every sample but thread-b (received one minute apart) ----
+CREATE TABLE imp AS
+SELECT jr(jsonb_build_array(jsonb_build_array('Email/import', jsonb_build_object(
+         'accountId', 'Ab',
+         'emails', (SELECT jsonb_object_agg(name, jsonb_build_object(
+                        'blobId', r->>'blobId', 'mailboxIds', '{"Mb-b": true}'::jsonb,
+                        'keywords', CASE WHEN name = 'plain' THEN '{"$seen": true}'::jsonb ELSE '{}' END,
+                        'receivedAt', to_char((timestamptz '2026-11-10 10:00:00Z' + n * interval '1 minute')
+                                              AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+                      FROM (SELECT name, r, row_number() OVER (ORDER BY name) AS n FROM up
+                             WHERE name <> 'thread-b') u)), 'i'))) -> 0 -> 1 AS r;
+SELECT r->>'oldState' AS old_state, r->>'newState' AS new_state, r->'notCreated' AS not_created FROM imp;
+SELECT key AS name, value->>'id' AS id, value->>'threadId' AS thread, value->>'size' AS size
+  FROM imp, jsonb_each(r->'created') ORDER BY value->>'id';
+-- import errors: blobNotFound, a blob of another account, invalid mailboxIds, keywords, tooLarge, stateMismatch
+SELECT * FROM show(jsonb_build_array(jsonb_build_array('Email/import', jsonb_build_object('accountId', 'Ac',
+  'emails', jsonb_build_object(
+     'nosuch', jsonb_build_object('blobId', 'Bfeed', 'mailboxIds', jsonb_build_object('Mc-b', true)),
+     'other', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'reply'), 'mailboxIds', jsonb_build_object('Mc-b', true)),
+     'nobox', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'plain'), 'mailboxIds', '{}'::jsonb),
+     'badbox', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'plain'), 'mailboxIds', jsonb_build_object('Mb-b', true)),
+     'badkw', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'plain'), 'mailboxIds', jsonb_build_object('Mc-b', true),
+                                 'keywords', '{"bad(kw": true}'::jsonb),
+     'noblob', '{}'::jsonb)), 'e1')));
+SET mcjmap.max_email_size = 100;
+SELECT * FROM show(jsonb_build_array(jsonb_build_array('Email/import', jsonb_build_object('accountId', 'Ac',
+  'emails', jsonb_build_object('big', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'plain'),
+                                                          'mailboxIds', jsonb_build_object('Mc-b', true)))), 'e2')));
+SELECT mailcluster.deliver('Ac', data) FROM msgs WHERE name = 'plain';
+RESET mcjmap.max_email_size;
+SELECT * FROM show('[["Email/import", {"accountId": "Ac", "ifInState": "999", "emails": {}}, "e3"],
+                     ["Email/import", {"accountId": "Ac"}, "e4"]]');
+
+-- ---- Email/get: default properties of a simple message ----
+SELECT jsonb_pretty(jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-b"]}, "g"]]') -> 0 -> 1 -> 'list' -> 0);
+-- multipart/alternative with encoded words, groups, List-Post; all body values
+SELECT jsonb_pretty(jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-k"], "fetchAllBodyValues": true,
+    "properties": ["subject", "from", "to", "cc", "sentAt", "preview", "textBody", "htmlBody", "attachments",
+                   "bodyValues", "hasAttachment", "header:Subject", "header:Subject:asText", "header:From:asAddresses",
+                   "header:Cc:asGroupedAddresses", "header:To:asGroupedAddresses", "header:Message-ID:asMessageIds",
+                   "header:Date:asDate", "header:List-Post:asURLs", "header:Received:all", "header:X-Missing",
+                   "header:date:asDate:all"],
+    "bodyProperties": ["partId", "type", "charset", "size"]}, "g"]]') -> 0 -> 1 -> 'list' -> 0);
+-- bodyValues: html only, truncated on a character boundary (maxBodyValueBytes)
+SELECT jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-k"], "properties": ["bodyValues"],
+             "fetchHTMLBodyValues": true, "maxBodyValueBytes": 28}, "g"]]') #> '{0,1,list,0,bodyValues}';
+SELECT jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-k"], "properties": ["bodyValues"],
+             "fetchTextBodyValues": true, "maxBodyValueBytes": 2}, "g"]]') #> '{0,1,list,0,bodyValues}';
+-- attachments, multipart/related, RFC 2231 file names; the MIME tree
+SELECT jsonb_pretty(jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-i"],
+    "properties": ["hasAttachment", "preview", "textBody", "htmlBody", "attachments", "bodyStructure"],
+    "bodyProperties": ["partId", "type", "name", "disposition", "cid", "size", "subParts", "header:Content-Type:asRaw"]}, "g"]]')
+    -> 0 -> 1 -> 'list' -> 0);
+-- a bad charset, 8-bit garbage, missing headers
+SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-m", "Ep-o", "Ep-s"], "fetchTextBodyValues": true,
+    "properties": ["subject", "from", "sentAt", "messageId", "preview", "bodyValues", "header:Subject", "header:From:asAddresses"]}, "g"]]');
+-- errors and missing ids
+SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-b", "Enope"], "properties": ["size"]}, "a"],
+                     ["Email/get", {"accountId": "Ab", "ids": [], "properties": ["header:Subject:asNonsense"]}, "b"],
+                     ["Email/get", {"accountId": "Ab", "ids": [], "properties": ["header:"]}, "c"],
+                     ["Email/get", {"accountId": "Ab", "ids": [], "bodyProperties": ["nope"]}, "d"],
+                     ["Email/get", {"accountId": "Ab", "ids": [1]}, "e"],
+                     ["Email/get", {"accountId": "Ac", "ids": ["Ep-b"]}, "f"]]');
+
+-- ---- blob_download: messages and their parts ----
+SELECT convert_from(mailcluster.blob_download('Ab', r->>'blobId'), 'UTF8') = convert_from(m.data, 'UTF8') AS same_bytes
+  FROM up JOIN msgs m USING (name) WHERE name = 'plain';
+SELECT encode(mailcluster.blob_download('Ab', (r->>'blobId') || '_2'), 'hex') AS png,
+       convert_from(mailcluster.blob_download('Ab', (r->>'blobId') || '_3'), 'UTF8') AS pdf,
+       convert_from(mailcluster.blob_download('Ab', (r->>'blobId') || '_4'), 'UTF8') AS notes
+  FROM up WHERE name = 'attachment';
+SELECT mailcluster.blob_download('Ab', (r->>'blobId') || '_9') FROM up WHERE name = 'attachment';
+SELECT mailcluster.blob_download('Ac', r->>'blobId') FROM up WHERE name = 'attachment';
+SELECT mailcluster.blob_download('Ab', 'Bnope');
+
+-- ---- threads: C answers B (not there yet), X shares A's id but not its subject ----
+SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-e", "Ep-g", "Ep-q"], "properties": ["subject", "threadId"]}, "t"],
+                     ["Thread/get", {"accountId": "Ab", "ids": ["Tp-f", "Tp-h", "Tp-r"]}, "u"]]');
+SELECT jr('[["Thread/get", {"accountId": "Ab", "ids": []}, "t"]]') #> '{0,1,state}' AS thread_state;
+-- B arrives: it links A and C, whose threads merge into the smaller id
+SELECT jr(jsonb_build_array(jsonb_build_array('Email/import', jsonb_build_object('accountId', 'Ab',
+    'emails', jsonb_build_object('b', jsonb_build_object('blobId', (SELECT r->>'blobId' FROM up WHERE name = 'thread-b'),
+        'mailboxIds', '{"Mb-b": true}'::jsonb, 'receivedAt', '2026-11-10T11:00:00Z'))), 'i'))) #> '{0,1,created,b}';
+SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-e", "Es-b", "Ep-g", "Ep-q"], "properties": ["subject", "threadId"]}, "t"],
+                     ["Thread/get", {"accountId": "Ab", "ids": ["Tp-f", "Tp-h", "Tp-r"]}, "u"],
+                     ["Thread/changes", {"accountId": "Ab", "sinceState": "15"}, "v"],
+                     ["Email/changes", {"accountId": "Ab", "sinceState": "15"}, "w"],
+                     ["Mailbox/changes", {"accountId": "Ab", "sinceState": "15"}, "x"]]');
+
+-- ---- Email/query: filters ----
+SELECT * FROM show('[
+  ["Email/query", {"accountId": "Ab", "calculateTotal": true}, "all"],
+  ["Email/query", {"accountId": "Ab", "filter": {"hasAttachment": true}}, "att"],
+  ["Email/query", {"accountId": "Ab", "filter": {"from": "ALICE"}, "sort": [{"property": "receivedAt"}]}, "from"],
+  ["Email/query", {"accountId": "Ab", "filter": {"to": "bob@"}}, "to"],
+  ["Email/query", {"accountId": "Ab", "filter": {"cc": "eve"}}, "cc"],
+  ["Email/query", {"accountId": "Ab", "filter": {"bcc": "x"}}, "bcc"],
+  ["Email/query", {"accountId": "Ab", "filter": {"subject": "release"}, "sort": [{"property": "receivedAt"}]}, "subject"],
+  ["Email/query", {"accountId": "Ab", "filter": {"body": "café"}}, "body"],
+  ["Email/query", {"accountId": "Ab", "filter": {"text": "lefèvre"}}, "text"],
+  ["Email/query", {"accountId": "Ab", "filter": {"header": ["List-Post"]}}, "header1"],
+  ["Email/query", {"accountId": "Ab", "filter": {"header": ["message-id", "GARBAGE"]}}, "header2"],
+  ["Email/query", {"accountId": "Ab", "filter": {"before": "2026-11-10T10:03:00Z", "after": "2026-11-10T10:01:00Z"}}, "dates"],
+  ["Email/query", {"accountId": "Ab", "filter": {"minSize": 300, "maxSize": 800}, "sort": [{"property": "size"}]}, "sizes"],
+  ["Email/query", {"accountId": "Ab", "filter": {"hasKeyword": "$SEEN"}}, "seen"],
+  ["Email/query", {"accountId": "Ab", "filter": {"operator": "AND", "conditions": [{"notKeyword": "$seen"}, {"inMailbox": "Mb-b"}, {"subject": "lunch"}]}}, "and"],
+  ["Email/query", {"accountId": "Ab", "filter": {"someInThreadHaveKeyword": "$seen"}, "sort": [{"property": "receivedAt"}]}, "somethread"],
+  ["Email/query", {"accountId": "Ab", "filter": {"allInThreadHaveKeyword": "$seen"}}, "allthread"],
+  ["Email/query", {"accountId": "Ab", "filter": {"operator": "NOT", "conditions": [{"noneInThreadHaveKeyword": "$seen"}, {"hasAttachment": true}]}}, "not"],
+  ["Email/query", {"accountId": "Ab", "filter": {"operator": "OR", "conditions": [{"subject": "charset"}, {"inMailboxOtherThan": ["Mb-b"]}]}}, "or"]]');
+-- ---- Email/query: sorts, collapseThreads, windows, errors ----
+SELECT * FROM show('[
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "receivedAt", "isAscending": true}]}, "received"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "size", "isAscending": false}], "limit": 3}, "size"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "from"}, {"property": "receivedAt"}]}, "from"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "subject"}, {"property": "receivedAt"}]}, "subject"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "sentAt", "isAscending": false}], "limit": 4}, "sent"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "hasKeyword", "keyword": "$seen", "isAscending": false}, {"property": "receivedAt"}], "limit": 2}, "kw"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "receivedAt"}], "collapseThreads": true, "calculateTotal": true}, "collapse"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "receivedAt"}], "position": 2, "limit": 2}, "page"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "receivedAt"}], "position": -3}, "last3"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "receivedAt"}], "anchor": "Ep-k", "anchorOffset": 1, "limit": 2}, "anchor"],
+  ["Email/query", {"accountId": "Ab", "anchor": "Enope"}, "anchorNotFound"],
+  ["Email/query", {"accountId": "Ab", "filter": {"sender": "x"}}, "unsupportedFilter"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "preview"}]}, "unsupportedSort"],
+  ["Email/query", {"accountId": "Ab", "sort": [{"property": "hasKeyword"}]}, "noKeyword"],
+  ["Email/query", {"accountId": "Ab", "filter": {"before": "yesterday"}}, "badDate"],
+  ["Email/query", {"accountId": "Ab", "filter": {"minSize": "big"}}, "badSize"],
+  ["Email/query", {"accountId": "Ab", "filter": {"operator": "XOR", "conditions": []}}, "badOperator"]]');
+
+-- ---- Email/set: a draft with an attachment, patches, destroy ----
+SELECT mailcluster.blob_upload('Ab', convert_to('col1,col2', 'UTF8'), 'text/csv') ->> 'size' AS csv_size;
+SELECT jsonb_pretty(jr(jsonb_build_array(
+  jsonb_build_array('Email/set', jsonb_build_object('accountId', 'Ab', 'create', jsonb_build_object(
+    'draft', jsonb_build_object(
+       'mailboxIds', '{"Mb-c": true}'::jsonb, 'keywords', '{"$draft": true}'::jsonb,
+       'from', '[{"name": "Dave Düsentrieb", "email": "dave@example.org"}]'::jsonb,
+       'to', '[{"name": null, "email": "erin@example.org"}]'::jsonb,
+       'subject', 'Zahlen für Q4', 'sentAt', '2026-11-11T09:00:00Z',
+       'inReplyTo', '["first.1@example.org"]'::jsonb,
+       'textBody', '[{"partId": "t", "type": "text/plain"}]'::jsonb,
+       'htmlBody', '[{"partId": "h", "type": "text/html"}]'::jsonb,
+       'bodyValues', '{"t": {"value": "Anbei die Zahlen."}, "h": {"value": "<p>Anbei die <b>Zahlen</b>.</p>"}}'::jsonb,
+       'attachments', jsonb_build_array(jsonb_build_object('blobId', 'B' || encode(sha256(convert_to('col1,col2', 'UTF8')), 'hex'),
+                                                           'type', 'text/csv', 'name', 'q4.csv'))),
+    'badprop', '{"mailboxIds": {"Mb-c": true}, "threadId": "T1"}'::jsonb,
+    'nobox', '{"mailboxIds": {}, "subject": "x"}'::jsonb,
+    'badatt', '{"mailboxIds": {"Mb-c": true}, "attachments": [{"blobId": "Bnope"}]}'::jsonb))
+  , 's'),
+  jsonb_build_array('Email/get', jsonb_build_object('accountId', 'Ab', 'ids', '["#draft"]'::jsonb,
+    'properties', '["subject", "from", "to", "sentAt", "inReplyTo", "keywords", "mailboxIds", "hasAttachment", "preview", "textBody", "htmlBody", "attachments", "bodyValues"]'::jsonb,
+    'bodyProperties', '["partId", "type", "name", "size"]'::jsonb, 'fetchAllBodyValues', true), 'g')))
+  #- '{0,1,created,draft,blobId}' #- '{0,1,created,draft,size}');
+SELECT * FROM show('[["Email/set", {"accountId": "Ab", "update": {
+     "Ep-b": {"keywords": {"$Flagged": true, "$seen": true}},
+     "Ep-d": {"keywords/$answered": true, "mailboxIds/Mb-g": true, "mailboxIds/Mb-b": null},
+     "Ep-e": {"mailboxIds": {"Mb-f": true}},
+     "Ep-g": {"mailboxIds": {}},
+     "Ep-i": {"mailboxIds/Mnope": true},
+     "Ep-k": {"keywords/bad(kw": true, "subject": "new"},
+     "Ep-m": {"keywords": {"$seen": false}},
+     "Enope": {"keywords": {}}}}, "u"],
+  ["Email/get", {"accountId": "Ab", "ids": ["Ep-b", "Ep-d", "Ep-e"], "properties": ["keywords", "mailboxIds"]}, "g"],
+  ["Email/query", {"accountId": "Ab", "filter": {"hasKeyword": "$flagged"}}, "q"]]');
+SELECT * FROM show('[["Email/set", {"accountId": "Ab", "ifInState": "3", "destroy": ["Ep-b"]}, "mismatch"],
+                     ["Email/set", {"accountId": "Ab", "destroy": ["Ep-b", "Ep-d", "Enope"]}, "d"],
+                     ["Email/get", {"accountId": "Ab", "ids": ["Ep-b", "Ep-d"], "properties": ["id"]}, "g"],
+                     ["Thread/get", {"accountId": "Ab", "ids": ["Tp-c"]}, "t"],
+                     ["Email/set", {"accountId": "Ab", "create": "nope"}, "bad"]]');
+SET mcjmap.max_email_size = 50;
+SELECT * FROM show('[["Email/set", {"accountId": "Ab", "create": {"big": {"mailboxIds": {"Mb-c": true}, "subject": "too big"}}}, "s"]]');
+RESET mcjmap.max_email_size;
+
+-- ---- Email/changes, Thread/changes with maxChanges ----
+SELECT * FROM show('[["Email/changes", {"accountId": "Ab", "sinceState": "15"}, "a"],
+                     ["Email/changes", {"accountId": "Ab", "sinceState": "15", "maxChanges": 1}, "b"],
+                     ["Thread/changes", {"accountId": "Ab", "sinceState": "15"}, "c"],
+                     ["Thread/changes", {"accountId": "Ab", "sinceState": "x"}, "d"],
+                     ["Email/changes", {"accountId": "Ab"}, "e"]]');
+
+-- ---- deliver(): by mailbox name or role, Inbox by default; errors ----
+SELECT mailcluster.deliver('Ac', data, 'junk') FROM msgs WHERE name = 'reply';
+SELECT mailcluster.deliver('Ac', data, 'no such box') FROM msgs WHERE name = 'thread-a';
+SELECT * FROM show('[["Email/get", {"accountId": "Ac", "ids": null, "properties": ["mailboxIds", "subject"]}, "g"]]');
+SELECT mailcluster.deliver('nobody', 'x');
+SELECT mailcluster.deliver('Ac', '');
+SELECT count(*) AS blobs FROM mailcluster.blobs;
+
+-- ---- purge_blobs: only unreferenced uploads older than the cut go ----
+SELECT mailcluster.blob_upload('Ac', 'scratch', 'text/plain') ->> 'size' AS scratch;
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs',
+         'before_idx', (SELECT max(idx) + 1 FROM mailcluster._standalone_log)));
+SELECT count(*) AS blobs FROM mailcluster.blobs;
+SELECT mailcluster.blob_download('Ac', 'B' || encode(sha256('scratch'), 'hex'));
+SELECT length(mailcluster.blob_download('Ab', r->>'blobId')) AS still_there FROM up WHERE name = 'alternative';
