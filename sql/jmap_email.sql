@@ -370,3 +370,8 @@ SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs',
 SELECT count(*) AS blobs FROM mailcluster.blobs;
 SELECT mailcluster.blob_download('Ac', 'B' || encode(sha256('scratch'), 'hex'));
 SELECT length(mailcluster.blob_download('Ab', r->>'blobId')) AS still_there FROM up WHERE name = 'alternative';
+
+-- clean up the helpers (the next test file runs in the same database)
+DROP FUNCTION show(jsonb);
+DROP FUNCTION jr(jsonb);
+DROP TABLE msgs, up, imp;

@@ -101,3 +101,7 @@ SELECT * FROM show('[
   ["Mailbox/query", {"accountId": "Ab", "anchor": "Mnope"}, "anchorNotFound"],
   ["Mailbox/query", {"accountId": "Ab", "filter": {"colour": "red"}}, "unsupportedFilter"],
   ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "totalEmails"}]}, "unsupportedSort"]]');
+
+-- clean up the helpers (the next test file runs in the same database)
+DROP FUNCTION show(jsonb);
+DROP FUNCTION jr(jsonb);
