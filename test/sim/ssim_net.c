@@ -243,6 +243,9 @@ ssim_create(const ssim_opts *o)
 		{
 			mc_swim_event ev;
 
+			/* a consistent start: everyone at incarnation 0, nothing to gossip */
+			w->node[i]->nodes[0].inc = 0;
+			mc_swim_bcast_clear(w->node[i]);
 			w->node[i]->synced = true;
 			while (mc_swim_next_event(w->node[i], &ev))
 				;
