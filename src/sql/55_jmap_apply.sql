@@ -108,8 +108,9 @@ BEGIN
 END $$;
 
 -- op purge_changes {before_idx}: forget change rows older than before_idx
--- (keeping the newest row of each type so states stay put); /changes from
--- an older state then answers cannotCalculateChanges.
+-- (keeping the newest row of each type so states stay put) and the stored
+-- responses of older requests; /changes from an older state then answers
+-- cannotCalculateChanges.
 CREATE FUNCTION mailcluster._op_purge_changes(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -122,6 +123,8 @@ BEGIN
                      WHERE m.account_id = c.account_id AND m.type = c.type);
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE mailcluster.accounts SET purged_before = before WHERE purged_before < before;
+    -- stored responses of requests older than the horizon: their retries are long over
+    DELETE FROM mailcluster._responses WHERE _responses.idx < before;
     RETURN jsonb_build_object('deleted', n);
 END $$;
 

@@ -13,6 +13,7 @@ REVOKE ALL ON mailcluster._standalone_log FROM PUBLIC;
 -- Propose cmd and return its response.  Contract: with a request_id that
 -- was applied before, returns the stored response and changes nothing;
 -- otherwise appends cmd at the next index and returns _apply's response.
+-- SET mcjmap.submit = 'raft' sends it through _raft_submit instead.
 CREATE FUNCTION mailcluster._submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -27,6 +28,10 @@ BEGIN
         cmd := cmd || jsonb_build_object('request_id', request_id);
         SELECT r.response INTO res FROM mailcluster._responses r WHERE r.request_id = _submit.request_id;
         IF FOUND THEN RETURN res; END IF;
+    END IF;
+    -- opt-in to the Raft write path while this file is still in place
+    IF current_setting('mcjmap.submit', true) = 'raft' THEN
+        RETURN mailcluster._raft_submit(cmd, request_id);
     END IF;
     LOCK TABLE mailcluster._standalone_log IN EXCLUSIVE MODE;
     SELECT coalesce(max(idx), 0) + 1 INTO next_idx FROM mailcluster._standalone_log;
