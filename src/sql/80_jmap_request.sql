@@ -153,6 +153,11 @@ BEGIN
                 format('The server does not support the capability "%s".', cap));
         END IF;
     END LOOP;
+    -- linearizable reads on the Raft path: catch up with the leader's commit first
+    IF current_setting('mcjmap.submit', true) = 'raft'
+       AND coalesce(current_setting('mailcluster.read_consistency', true), 'linearizable') = 'linearizable' THEN
+        PERFORM mailcluster.read_barrier();
+    END IF;
     created := coalesce(request->'createdIds', '{}');
     FOR call IN SELECT value FROM jsonb_array_elements(request->'methodCalls') LOOP
         n := n + 1;
