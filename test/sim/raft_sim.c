@@ -26,6 +26,7 @@
 #define CHAOS_MS		10000	/* faults are injected during this phase */
 #define LEADER_BOUND_MS	3000	/* after healing: a leader within this */
 #define DECIDE_BOUND_MS	6000	/* after healing: every request decided */
+#define CATCHUP_BOUND_MS 4000	/* then every member catches up */
 #define CLIENT_RETRY_MS	300
 
 static int	n_clients_default = 3;
@@ -519,6 +520,9 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	uint64_t	next_action = 1;
 	uint64_t	heal_at = CHAOS_MS;
 	uint64_t	leader_seen_at = 0;
+	bool		check_liveness;
+	uint64_t	catchup_target = 0;
+	uint64_t	decided_at = 0;
 	uint64_t	epoch_end = 0;
 	bool		storm = false;
 
@@ -544,8 +548,20 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	w->leader_crash_permille = (unsigned) rsim_rng_range(&w->rng, 0, 300);
 	w->base_cfg.max_inflight = (int) rsim_rng_range(&w->rng, 1, 8);
 	w->base_cfg.max_uncommitted_bytes = rsim_rng_chance(&w->rng, 300) ? 4096 : 0;
-	w->base_cfg.pre_vote = rsim_rng_chance(&w->rng, 850);
-	w->base_cfg.check_quorum = rsim_rng_chance(&w->rng, 850);
+	/*
+	 * The production configuration has pre-vote and check-quorum on; one
+	 * seed in five turns either off, for safety only: without them removed
+	 * servers that keep running legitimately disrupt the cluster (thesis
+	 * 4.2.3), so liveness is not checked there.
+	 */
+	w->base_cfg.pre_vote = true;
+	w->base_cfg.check_quorum = true;
+	if (rsim_rng_chance(&w->rng, 200))
+	{
+		w->base_cfg.pre_vote = rsim_rng_chance(&w->rng, 500);
+		w->base_cfg.check_quorum = rsim_rng_chance(&w->rng, 500);
+	}
+	check_liveness = w->base_cfg.pre_vote && w->base_cfg.check_quorum;
 	/* snapshots of a few (tiny batches) to a dozen chunks */
 	w->snap_filler = (size_t) rsim_rng_range(&w->rng, 0, w->base_cfg.max_batch_bytes * 8);
 	w->n_clients = n_clients_default;
@@ -629,7 +645,12 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 				next_action = w->now + 20;
 			}
 		}
-		if (w->healed)
+		if (w->healed && !check_liveness)
+		{
+			if (w->now > heal_at + DECIDE_BOUND_MS)
+				break;
+		}
+		else if (w->healed)
 		{
 			if (leader_seen_at == 0)
 			{
@@ -647,7 +668,42 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 									LEADER_BOUND_MS);
 			}
 			if (leader_seen_at && all_decided(w))
-				break;
+			{
+				/*
+				 * Then every member of the leader's configuration catches
+				 * up (log or snapshot) to what was committed by now.
+				 */
+				mc_raft_status st;
+				int			l = find_leader(w, false, &st);
+				uint32_t	k,
+							lagging = 0;
+
+				if (catchup_target == 0 && l)
+				{
+					catchup_target = st.commit;
+					decided_at = w->now;
+					rsim_trace(w, 1, "liveness: all requests decided; members must reach %llu",
+							   (unsigned long long) catchup_target);
+				}
+				if (l && catchup_target)
+				{
+					for (k = 0; k < st.conf.n_voters + st.conf.n_learners; k++)
+					{
+						uint32_t	m = k < st.conf.n_voters ? st.conf.voters[k]
+							: st.conf.learners[k - st.conf.n_voters];
+
+						if (m < RSIM_MAX_NODES && w->nodes[m].up &&
+							w->nodes[m].sm.applied < catchup_target)
+							lagging = m;
+					}
+					if (lagging == 0)
+						break;
+					if (w->now > decided_at + CATCHUP_BOUND_MS)
+						rsim_check_fail(w->check, w->now, "liveness: member %u has applied %llu, not %llu, %d ms after everything was decided",
+										lagging, (unsigned long long) w->nodes[lagging].sm.applied,
+										(unsigned long long) catchup_target, CATCHUP_BOUND_MS);
+				}
+			}
 			if (w->now > heal_at + DECIDE_BOUND_MS)
 			{
 				for (v = 0; v < w->n_clients; v++)

@@ -141,6 +141,45 @@ rsim_host_free(rsim_world *w, int id)
 
 /* ---- per-step checks --------------------------------------------------- */
 
+/*
+ * The configuration a node counts its election in, as raft.h / the core
+ * define it: the latest one if the node is a voter of it; else, when the
+ * latest is the node's own uncommitted removal, the one before it (found in
+ * the mirror log, or the snapshot's).  Returns false if neither applies.
+ */
+static bool
+election_conf(rsim_node *n, const mc_raft_status *st, mc_raft_conf *out)
+{
+	size_t		k;
+	bool		seen_latest = false;
+
+	if (mc_raft_conf_is_voter(&st->conf, (uint32_t) n->id))
+	{
+		*out = st->conf;
+		return true;
+	}
+	for (k = n->mem.n; k-- > 0;)
+	{
+		const mc_raft_entry *e = &n->mem.e[k];
+
+		if (e->type != MC_RAFT_ENTRY_CONFIG)
+			continue;
+		if (!seen_latest)
+		{
+			if (e->index <= st->commit)
+				return false;	/* removal committed: may not stand */
+			seen_latest = true;
+			continue;
+		}
+		return mc_raft_conf_decode(e->data, e->len, out) == 0 &&
+			mc_raft_conf_is_voter(out, (uint32_t) n->id);
+	}
+	if (!seen_latest || !n->disk.has_snap)
+		return false;
+	*out = n->disk.snap.conf;
+	return mc_raft_conf_is_voter(out, (uint32_t) n->id);
+}
+
 static void
 post_checks(rsim_world *w, int id)
 {
@@ -183,16 +222,23 @@ post_checks(rsim_world *w, int id)
 		 */
 		uint32_t	k,
 					votes = 0;
+		mc_raft_conf ec;
 
 		n->was_leader_in_term = true;
 		n->leader_term = st.term;
-		for (k = 0; k < st.conf.n_voters; k++)
-			if (st.conf.voters[k] == (uint32_t) id ||
-				rsim_check_vote_of(w->check, (int) st.conf.voters[k], st.term) == id)
-				votes++;
-		if (votes < st.conf.n_voters / 2 + 1)
-			rsim_check_fail(w->check, w->now, "R4: node %d leads term %llu with %u votes of that term from its %u voters",
-							id, (unsigned long long) st.term, votes, st.conf.n_voters);
+		if (!election_conf(n, &st, &ec))
+			rsim_check_fail(w->check, w->now, "R4: node %d leads term %llu but is no voter of its configuration",
+							id, (unsigned long long) st.term);
+		else
+		{
+			for (k = 0; k < ec.n_voters; k++)
+				if (ec.voters[k] == (uint32_t) id ||
+					rsim_check_vote_of(w->check, (int) ec.voters[k], st.term) == id)
+					votes++;
+			if (votes < ec.n_voters / 2 + 1)
+				rsim_check_fail(w->check, w->now, "R4: node %d leads term %llu with %u votes of that term from its %u voters",
+								id, (unsigned long long) st.term, votes, ec.n_voters);
+		}
 	}
 
 	/*
