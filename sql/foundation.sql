@@ -5,7 +5,16 @@
 -- mailcluster.key, and the check hooks of every setting (via ALTER SYSTEM,
 -- which runs them without changing the running server).
 
--- identity: standalone node 7 is its own leader
+-- identity: standalone node 7 is its own leader.  With the Raft side linked
+-- in, the one-node cluster elects itself within a few election timeouts:
+-- wait for that (at most 30 s) before looking.
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN mailcluster.leader() IS NOT NULL;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
 SELECT mailcluster.node_id();
 SELECT mailcluster.leader() = mailcluster.node_id() AS self_leader,
        mailcluster.is_leader();

@@ -474,6 +474,13 @@ mc_clustered(void)
 	return clustered_at_start;
 }
 
+/* mc_self_id — see mc_guc.h. */
+int
+mc_self_id(void)
+{
+	return mc_node_id != 0 ? mc_node_id : 1;
+}
+
 /* mc_role_index — position of a role name in mc_role_names, or -1. */
 int
 mc_role_index(const char *name)

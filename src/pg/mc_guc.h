@@ -69,6 +69,12 @@ extern bool mc_guc_cross_check(char *name, int namelen, char *detail, int detlen
 /* True when this node runs as a cluster member (bind_addr and a key set). */
 extern bool mc_clustered(void);
 
+/*
+ * This node's id as the cluster uses it: mailcluster.node_id, or 1 for a
+ * standalone node left at 0 (its one-node Raft cluster needs an id).
+ */
+extern int	mc_self_id(void);
+
 /* Index of a role name in mc_role_names, or -1. */
 extern int	mc_role_index(const char *name);
 

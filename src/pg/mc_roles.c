@@ -57,8 +57,9 @@ mc_roles_configured_for(int node_id)
 }
 
 /*
- * mc_current_leader — Raft's leader when the Raft side is linked in;
- * without it, this node when standalone, otherwise 0 (unknown).
+ * mc_current_leader — Raft's leader when the Raft side is linked in (0
+ * until one is elected, also standalone); without it, this node when
+ * standalone, otherwise 0 (unknown).
  */
 int
 mc_current_leader(void)
@@ -66,7 +67,7 @@ mc_current_leader(void)
 	if (mc_raft_present())
 		return (int) mc_raft_link_leader();
 	if (!mc_clustered())
-		return mc_node_id;
+		return mc_self_id();
 	return 0;
 }
 
@@ -78,7 +79,7 @@ mc_current_leader(void)
 static bool
 alive_in_gossip_locked(int n)
 {
-	if (n == mc_node_id)
+	if (n == mc_self_id())
 		return true;
 	for (int i = 0; i < mc_shared->n_members; i++)
 	{

@@ -27,12 +27,15 @@ PG_FUNCTION_INFO_V1(mc_sql_members);
 
 static const char *const state_names[] = {"alive", "suspect", "dead", "left"};
 
-/* node_id() — this node's mailcluster.node_id (0 = standalone default). */
+/*
+ * node_id() — this node's id: mailcluster.node_id, or 1 for a standalone
+ * node left at 0 (the id of its one-node cluster).
+ */
 Datum
 mc_sql_node_id(PG_FUNCTION_ARGS)
 {
 	mc_require_shmem();
-	PG_RETURN_INT32(mc_node_id);
+	PG_RETURN_INT32(mc_self_id());
 }
 
 /* leader() — the leader's node id, NULL while no leader is known. */
@@ -43,7 +46,7 @@ mc_sql_leader(PG_FUNCTION_ARGS)
 
 	mc_require_shmem();
 	leader = mc_current_leader();
-	if (leader == 0 && mc_clustered())
+	if (leader == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT32(leader);
 }
@@ -56,9 +59,7 @@ mc_sql_is_leader(PG_FUNCTION_ARGS)
 
 	mc_require_shmem();
 	leader = mc_current_leader();
-	if (mc_clustered())
-		PG_RETURN_BOOL(leader != 0 && leader == mc_node_id);
-	PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(leader != 0 && leader == mc_self_id());
 }
 
 /* A text[] of the role names whose bits are set in mask. */
@@ -84,7 +85,7 @@ self_slot(McMemberSlot *m)
 	const char *addr = mc_effective_advertise_addr();
 
 	memset(m, 0, sizeof(*m));
-	m->node_id = (uint16) mc_node_id;
+	m->node_id = (uint16) mc_self_id();
 	m->is_self = true;
 	m->replica = mc_replica;
 	m->state = MC_MEMBER_ALIVE;
@@ -92,7 +93,7 @@ self_slot(McMemberSlot *m)
 	m->gossip_port = (uint16) mc_bind_port;
 	m->rpc_port = (uint16) mc_rpc_port;
 	m->sql_port = (uint16) PostPortNumber;
-	m->roles = mc_roles_configured_for(mc_node_id);
+	m->roles = mc_roles_configured_for(mc_self_id());
 	m->last_seen = GetCurrentTimestamp();
 }
 
@@ -131,7 +132,7 @@ mc_sql_members(PG_FUNCTION_ARGS)
 		memset(nulls, 0, sizeof(nulls));
 		/* our own settings are fresher than gossip's copy */
 		if (m->is_self)
-			m->roles = mc_roles_configured_for(mc_node_id);
+			m->roles = mc_roles_configured_for(mc_self_id());
 
 		values[0] = Int32GetDatum(m->node_id);
 		values[1] = BoolGetDatum(m->is_self);

@@ -81,7 +81,7 @@ mc_sql_fault_isolate(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("node id %d is out of range", id),
 					 errdetail("Node ids are between 1 and 65535.")));
-		if (id == mc_node_id)
+		if (id == mc_self_id())
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot isolate node %d from itself", id)));

@@ -19,13 +19,11 @@ PG_FUNCTION_INFO_V1(mc_sql_has_role);
 PG_FUNCTION_INFO_V1(mc_sql_roles);
 
 
-/* Does this node hold role r now? */
+/* Does this node hold a role whose holder is `holder` (0 = nobody)? */
 static bool
 holds_locally(int holder)
 {
-	if (!mc_clustered())
-		return true;			/* standalone: its own leader, holds all */
-	return holder != 0 && holder == mc_node_id;
+	return holder != 0 && holder == mc_self_id();
 }
 
 /*
@@ -70,7 +68,7 @@ mc_sql_roles(PG_FUNCTION_ARGS)
 			elems[i] = Int32GetDatum(ids[i]);
 		values[0] = CStringGetTextDatum(mc_role_names[r]);
 		values[1] = PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
-		if (holder == 0 && mc_clustered())
+		if (holder == 0)
 			nulls[2] = true;
 		else
 			values[2] = Int32GetDatum(holder);
