@@ -11,6 +11,8 @@
  *
  *   raft_sim --seeds N           N seeds for each cluster size 3, 5, 7
  *   raft_sim --seed S --nodes N  one run; -v traces events, -vv messages
+ *   --no-rule-checks             only the end-to-end properties (no R4, R12,
+ *                                R32 rule checks), to see what they catch
  *
  * Prints "raft seeds=N violations=V" (V = failing runs) and exits 1 if V>0;
  * each failing run prints its first violation and the replay command.
@@ -510,6 +512,8 @@ next_event_time(rsim_world *w, uint64_t next_action)
  * Run one seed with n nodes.  Returns the number of violations (0 = pass);
  * prints the first violation and the replay command when there is one.
  */
+static bool rule_checks = true;
+
 static int
 run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 {
@@ -531,6 +535,7 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	w->seed = seed;
 	w->n_initial = nodes;
 	w->verbose = verbose;
+	w->rule_checks = rule_checks;
 	rsim_rng_seed(&w->rng, seed * 1000003ULL + (uint64_t) nodes);
 	w->check = rsim_check_new();
 	rsim_net_init(&w->net, &w->rng, NULL);
@@ -753,8 +758,8 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: raft_sim --seeds N [--from S] [--sizes 3,5,7] [--max-fail K]\n"
-			"       raft_sim --seed S --nodes N [-v|-vv]\n");
+	fprintf(stderr, "usage: raft_sim --seeds N [--from S] [--sizes 3,5,7] [--max-fail K] [--no-rule-checks]\n"
+			"       raft_sim --seed S --nodes N [-v|-vv] [--no-rule-checks]\n");
 	exit(2);
 }
 
@@ -802,6 +807,8 @@ main(int argc, char **argv)
 					s++;
 			}
 		}
+		else if (strcmp(argv[i], "--no-rule-checks") == 0)
+			rule_checks = false;
 		else if (strcmp(argv[i], "-v") == 0)
 			verbose = 1;
 		else if (strcmp(argv[i], "-vv") == 0)

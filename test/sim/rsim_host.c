@@ -213,7 +213,7 @@ post_checks(rsim_world *w, int id)
 	if (st.role != MC_RAFT_LEADER)
 		return;
 	rsim_check_leader(w->check, w->now, id, st.term);
-	if (!n->was_leader_in_term || n->leader_term != st.term)
+	if (w->rule_checks && (!n->was_leader_in_term || n->leader_term != st.term))
 	{
 		/*
 		 * R4: a new leader holds votes of this term from a quorum of its
@@ -378,8 +378,11 @@ check_outgoing(rsim_world *w, int id, const mc_raft_msg *m)
 	rsim_disk  *d = &n->disk;
 
 	if (m->type == MC_RAFT_MSG_VOTE_RESP && !m->reject)
-	{
 		rsim_check_vote(w->check, w->now, id, m->term, (int) m->to);
+	if (!w->rule_checks)
+		return;
+	if (m->type == MC_RAFT_MSG_VOTE_RESP && !m->reject)
+	{
 		if (!d->has_hs || d->hs.term != m->term || d->hs.vote != m->to)
 			rsim_check_fail(w->check, w->now,
 							"R32: node %d grants its vote to %u in term %llu but its disk holds term %llu vote %u",
@@ -614,7 +617,8 @@ complete_batch(rsim_world *w, int id)
 				rsim_check_fail(w->check, w->now, "R5: node %d changes its stored vote in term %llu from %u to %u",
 								id, (unsigned long long) rd->hs.term, d->hs.vote, rd->hs.vote);
 		}
-		if (rd->hs.commit > d->hs.commit && rd->hs.commit > d->log.base_index)
+		if (w->rule_checks &&
+			rd->hs.commit > d->hs.commit && rd->hs.commit > d->log.base_index)
 		{
 			/*
 			 * R12: a leader moves its commit index only onto an entry of

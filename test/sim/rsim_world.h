@@ -118,6 +118,8 @@ typedef struct rsim_world
 	size_t		snap_filler;
 	bool		healed;
 	bool		storm;			/* faults are being injected now */
+	bool		rule_checks;	/* R4, R12, R32 checks on (else only the
+								 * end-to-end properties are checked) */
 	unsigned	leader_crash_permille;	/* new leaders crash soon after */
 	/* statistics for the summary */
 	uint64_t	n_commits_seen;
