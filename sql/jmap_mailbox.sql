@@ -100,7 +100,9 @@ SELECT * FROM show('[
   ["Mailbox/query", {"accountId": "Ab", "anchor": "Mb-d", "anchorOffset": -1, "limit": 3}, "anchor"],
   ["Mailbox/query", {"accountId": "Ab", "anchor": "Mnope"}, "anchorNotFound"],
   ["Mailbox/query", {"accountId": "Ab", "filter": {"colour": "red"}}, "unsupportedFilter"],
-  ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "totalEmails"}]}, "unsupportedSort"]]');
+  ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "totalEmails"}]}, "unsupportedSort"],
+  ["Mailbox/queryChanges", {"accountId": "Ab", "sinceQueryState": "8"}, "qc"],
+  ["Email/queryChanges", {"accountId": "Ab"}, "qc2"]]');
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);

@@ -111,7 +111,7 @@ CREATE TABLE mailcluster.emails (
     search_text     text NOT NULL DEFAULT '',     -- lower-cased body text for filters
     PRIMARY KEY (account_id, id)
 );
-CREATE INDEX emails_received ON mailcluster.emails (account_id, received_at DESC, id);
+CREATE INDEX emails_received ON mailcluster.emails (account_id, received_at DESC, id COLLATE "C");
 CREATE INDEX emails_thread ON mailcluster.emails (account_id, thread_id);
 CREATE INDEX emails_blob ON mailcluster.emails (blob_id);
 CREATE INDEX emails_thread_keys ON mailcluster.emails USING gin (thread_keys);

@@ -177,3 +177,16 @@ CREATE FUNCTION mailcluster._m_core_echo(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('name', 'Core/echo', 'args', args);
 $$;
+
+-- Foo/queryChanges: query results are not tracked, so a client must re-run
+-- the query (RFC 8620 §5.6 cannotCalculateChanges); arguments still checked.
+CREATE FUNCTION mailcluster._m_query_changes(args jsonb, ctx jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM mailcluster._arg_account(args);
+    IF jsonb_typeof(args->'sinceQueryState') IS DISTINCT FROM 'string' THEN
+        PERFORM mailcluster._jerr('invalidArguments', 'sinceQueryState must be a string');
+    END IF;
+    PERFORM mailcluster._jerr('cannotCalculateChanges', 'query changes are not tracked; run the query again');
+    RETURN NULL;
+END $$;

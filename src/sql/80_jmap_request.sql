@@ -23,7 +23,9 @@ INSERT INTO mailcluster._jmap_methods VALUES
     ('Email/set',       'mailcluster._m_email_set',       'urn:ietf:params:jmap:mail', true),
     ('Email/import',    'mailcluster._m_email_import',    'urn:ietf:params:jmap:mail', true),
     ('Thread/get',      'mailcluster._m_thread_get',      'urn:ietf:params:jmap:mail', false),
-    ('Thread/changes',  'mailcluster._m_thread_changes',  'urn:ietf:params:jmap:mail', false);
+    ('Thread/changes',  'mailcluster._m_thread_changes',  'urn:ietf:params:jmap:mail', false),
+    ('Mailbox/queryChanges', 'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false),
+    ('Email/queryChanges',   'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false);
 
 -- RFC 8620 §3.6.1 request-level error (a problem details object).
 CREATE FUNCTION mailcluster._jmap_problem(typ text, detail text) RETURNS jsonb
