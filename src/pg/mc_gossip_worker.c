@@ -207,18 +207,6 @@ sync_fault_set(void)
 	gs.fault_generation = gen;
 }
 
-/* Is node id blocked by fault injection right now? */
-static bool
-is_blocked(int id)
-{
-	bool		b;
-
-	LWLockAcquire(mc_shared->lock, LW_SHARED);
-	b = mc_shared->n_blocked > 0 && mc_fault_is_blocked_locked(mc_shared, id);
-	LWLockRelease(mc_shared->lock);
-	return b;
-}
-
 /* Metric for a crypto drop reason. */
 static McMetric
 drop_metric(mc_drop_reason why)
@@ -286,7 +274,7 @@ receive_datagrams(void)
 			mc_metric_add(drop_metric(why), 1);
 			continue;
 		}
-		if (is_blocked(info.sender))
+		if (mc_fault_is_blocked(info.sender))
 		{
 			mc_metric_add(MC_METRIC_GOSSIP_DROP_FAULT_INJECTED, 1);
 			continue;
@@ -320,7 +308,7 @@ destination_blocked(const mc_swim_addr *to)
 
 		if (mc_swim_member_get(gs.swim, i, mono_ms(), &m) &&
 			m.meta.addr.port == to->port && strcmp(m.meta.addr.host, to->host) == 0)
-			return is_blocked(m.meta.node_id);
+			return mc_fault_is_blocked(m.meta.node_id);
 	}
 	return false;
 }
@@ -420,9 +408,15 @@ reload_config(void)
 {
 	mc_keyring	kr;
 	char		err[600];
+	char		name[64];
 
 	ConfigReloadPending = false;
 	ProcessConfigFile(PGC_SIGHUP);
+
+	if (!mc_guc_cross_check(name, sizeof(name), err, sizeof(err)))
+		ereport(WARNING,
+				(errmsg("mailcluster: after reload, parameter \"%s\" contradicts another setting", name),
+				 errdetail("%s", err)));
 
 	if (mc_keys_load(&kr, err, sizeof(err)))
 	{

@@ -74,3 +74,17 @@ mc_require_shmem(void)
 				 errmsg("mailcluster is not loaded through shared_preload_libraries"),
 				 errhint("Add 'mailcluster' to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
+
+/* mc_fault_is_blocked — see mc_shmem.h; false without shared memory. */
+bool
+mc_fault_is_blocked(int n)
+{
+	bool		b;
+
+	if (mc_shared == NULL)
+		return false;
+	LWLockAcquire(mc_shared->lock, LW_SHARED);
+	b = mc_shared->n_blocked > 0 && mc_fault_is_blocked_locked(mc_shared, n);
+	LWLockRelease(mc_shared->lock);
+	return b;
+}

@@ -91,6 +91,9 @@ extern void mc_shmem_install_hooks(void);
  */
 extern void mc_require_shmem(void);
 
+/* Is node id n in the fault-injection blocked set?  Takes the lock. */
+extern bool mc_fault_is_blocked(int n);
+
 /* Is node id n in the fault-injection blocked set?  Caller holds lock. */
 static inline bool
 mc_fault_is_blocked_locked(const McShared *sh, int n)
