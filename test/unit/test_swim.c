@@ -338,6 +338,7 @@ test_g2_fewest_sent_first_and_newer_replaces(void)
 
 	/* 60 fresh members: more than one datagram can carry */
 	add_members(s, 0, 2, 61);
+	drain(s);					/* (the push-pull with the first unknown sender) */
 	inject(s, 0, 2, MC_SWIM_MSG_PING, 1, 1, 0, NULL, 0);
 	drain(s);
 	CHECK_EQ_INT(nout, 1);
@@ -729,6 +730,7 @@ test_g7_duplicate_id(void)
 		mc_swim_enc_finish(&w, pos, 0);
 	}
 	addr_of(77, &from);
+	drain(a);
 	rc = mc_swim_receive(a, 20, &from, buf, w.len);
 	CHECK_EQ_INT(rc, MC_SWIM_ERR_SELF);
 	CHECK(has_event(a, MC_SWIM_EV_CONFLICT, 1, &ev));
@@ -961,6 +963,63 @@ test_g12_phi_combined(void)
 	CHECK(t_swim <= 5000);
 }
 
+/* A datagram from a member we never heard of triggers one full-state exchange. */
+static void
+test_unknown_sender_push_pull(void)
+{
+	mc_swim    *a = mk_node(1, 0);
+	int			pp = 0,
+				acks = 0;
+
+	inject(a, 10, 9, MC_SWIM_MSG_PING, 4, 1, 0, NULL, 0);
+	inject(a, 20, 9, MC_SWIM_MSG_PING, 5, 1, 0, NULL, 0);
+	drain(a);
+	for (int i = 0; i < nout; i++)
+	{
+		if (id_of(&out[i].to) != 9)
+			continue;
+		if (out[i].m.type == MC_SWIM_MSG_PUSH_PULL && (out[i].m.flags & MC_SWIM_F_WANT_REPLY))
+			pp++;
+		if (out[i].m.type == MC_SWIM_MSG_ACK)
+			acks++;
+	}
+	CHECK_EQ_INT(acks, 2);
+	CHECK_EQ_INT(pp, 1);		/* rate-limited to one per probe period */
+	mc_swim_destroy(a);
+}
+
+/* A probe of a suspect carries the suspicion, so the suspect can refute. */
+static void
+test_probe_of_suspect_carries_suspicion(void)
+{
+	mc_swim    *a = mk_node(1, 0);
+	mc_swim_rec r;
+	uint64_t	now = 0;
+	int			carried = 0;
+
+	add_members(a, 0, 2, 2);
+	mk_rec(&r, 2, MC_SWIM_SUSPECT, 0, 7);
+	gossip(a, 0, 2, &r, 1);
+	/* spend the piggyback budget of that record elsewhere */
+	for (int i = 0; i < 20; i++)
+		inject(a, 0, 2, MC_SWIM_MSG_PING, (uint32_t) (100 + i), 1, 0, NULL, 0);
+	drain(a);
+	CHECK(state_of(a, 2) == MC_SWIM_SUSPECT);
+	while (now < 3000 && !carried)
+	{
+		now += 10;
+		mc_swim_tick(a, now);
+		drain(a);
+		for (int i = 0; i < nout; i++)
+			if (out[i].m.type == MC_SWIM_MSG_PING && out[i].m.target == 2)
+				for (int j = 0; j < out[i].m.nrecs; j++)
+					if (out[i].recs[j].node == 2 && out[i].recs[j].state == MC_SWIM_SUSPECT)
+						carried = 1;
+	}
+	CHECK(carried);
+	mc_swim_destroy(a);
+}
+
 static void
 test_config_refusals(void)
 {
@@ -1018,5 +1077,7 @@ main(void)
 	RUN(test_g9_merge);
 	RUN(test_g9_push_pull_split);
 	RUN(test_g12_phi_combined);
+	RUN(test_unknown_sender_push_pull);
+	RUN(test_probe_of_suspect_carries_suspicion);
 	return tu_finish("swim");
 }
