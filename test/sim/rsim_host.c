@@ -442,7 +442,11 @@ send_msg(rsim_world *w, int id, const mc_raft_msg *m)
 		abort();
 	len = mc_raft_msg_encode(m, buf, sz);
 	if (len >= 0 && (size_t) len < sz)
-		w->n_size_mismatch++;	/* mc_raft_msg_size() promised exact */
+	{
+		w->n_size_mismatch++;
+		rsim_check_fail(w->check, w->now, "codec: node %d's %s encodes to %lld bytes, mc_raft_msg_size() said %zu",
+						id, mc_raft_msg_type_name(m->type), (long long) len, sz);
+	}
 	if (len < 0)
 	{
 		rsim_check_fail(w->check, w->now, "codec: node %d's %s does not encode (size %zu, got %lld)",
@@ -795,6 +799,22 @@ rsim_host_deliver(rsim_world *w, int id, uint8_t *data, size_t len, int from)
 						from, id, len);
 		free(data);
 		return;
+	}
+	{
+		/* the codec round-trips: decoding then encoding gives the bytes */
+		uint8_t		stackbuf[512];
+		size_t		sz = mc_raft_msg_size(&m);
+		uint8_t    *re = sz <= sizeof(stackbuf) ? stackbuf : malloc(sz);
+		int64_t		relen;
+
+		if (!re)
+			abort();
+		relen = mc_raft_msg_encode(&m, re, sz);
+		if (relen != (int64_t) len || memcmp(re, data, len) != 0)
+			rsim_check_fail(w->check, w->now, "codec: a %s from %d to %d does not re-encode to the same %zu bytes",
+							mc_raft_msg_type_name(m.type), from, id, len);
+		if (re != stackbuf)
+			free(re);
 	}
 	mc_raft_step(n->r, &m);
 	mc_raft_msg_free_decoded(&m);
