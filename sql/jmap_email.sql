@@ -371,6 +371,23 @@ SELECT count(*) AS blobs FROM mailcluster.blobs;
 SELECT mailcluster.blob_download('Ac', 'B' || encode(sha256('scratch'), 'hex'));
 SELECT length(mailcluster.blob_download('Ab', r->>'blobId')) AS still_there FROM up WHERE name = 'alternative';
 
+-- ---- long texts: the log entry carries 64 KB of a body value, Email/get reads the rest from the blob ----
+SELECT mailcluster.deliver('Ac', convert_to(E'Message-ID: <long@x>\nSubject: long\nContent-Type: text/plain; charset=utf-8\n\n'
+                                            || repeat('ab', 32767) || 'é' || repeat('z', 40000), 'UTF8')) AS long_id \gset
+SELECT octet_length(body_values->'1'->>'value') AS stored_bytes, body_values->'1'->'storedTruncated' AS stored_cut,
+       length(preview) AS preview_chars
+  FROM mailcluster.emails WHERE id = :'long_id';
+SELECT octet_length(v->>'value') AS bytes, length(v->>'value') AS chars, right(v->>'value', 3) AS tail,
+       v->'isTruncated' AS truncated, v ? 'storedTruncated' AS leaks
+  FROM (SELECT jr(jsonb_build_array(jsonb_build_array('Email/get', jsonb_build_object('accountId', 'Ac',
+          'ids', jsonb_build_array(:'long_id'), 'properties', '["bodyValues"]'::jsonb,
+          'fetchTextBodyValues', true), 'g'))) #> '{0,1,list,0,bodyValues,1}' AS v) x;
+-- cut inside the two-byte é: the value stops before it
+SELECT octet_length(v->>'value') AS bytes, right(v->>'value', 2) AS tail, v->'isTruncated' AS truncated
+  FROM (SELECT jr(jsonb_build_array(jsonb_build_array('Email/get', jsonb_build_object('accountId', 'Ac',
+          'ids', jsonb_build_array(:'long_id'), 'properties', '["bodyValues"]'::jsonb,
+          'fetchTextBodyValues', true, 'maxBodyValueBytes', 65535), 'g'))) #> '{0,1,list,0,bodyValues,1}' AS v) x;
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

@@ -17,6 +17,8 @@
 PG_FUNCTION_INFO_V1(mc_parse_message);
 
 #define PREVIEW_CHARS 256
+/* bodyValues stored in the log entry are cut here; Email/get re-reads the blob */
+#define STORED_TEXT_MAX 65536
 
 typedef struct PartList
 {
@@ -224,46 +226,6 @@ json_addr_header(StringInfo buf, GMimeObject *obj, const char *name)
 		g_object_unref(l);
 }
 
-/* Text of a text leaf converted to UTF-8; *problem set on bad charset/bytes. */
-static char *
-node_text(MimeNode *nd, bool *problem)
-{
-	size_t		len;
-	char	   *raw = mime_node_content(nd, &len);
-	GMimeContentType *ct = g_mime_object_get_content_type(nd->obj);
-	const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
-	char	   *res = NULL;
-
-	*problem = false;
-	if (cs && pg_strcasecmp(cs, "utf-8") != 0 && pg_strcasecmp(cs, "us-ascii") != 0)
-	{
-		const char *iname = g_mime_charset_iconv_name(cs);
-		gsize		outlen = 0;
-		GError	   *err = NULL;
-		gchar	   *conv = g_convert(raw, len, "UTF-8", iname, NULL, &outlen, &err);
-
-		if (conv)
-		{
-			res = mime_utf8_clean(conv, outlen, problem);
-			g_free(conv);
-		}
-		else
-		{
-			*problem = true;
-			g_error_free(err);
-		}
-	}
-	if (res == NULL)
-	{
-		bool		bad = false;
-
-		res = mime_utf8_clean(raw, len, &bad);
-		*problem = *problem || bad;
-	}
-	pfree(raw);
-	return res;
-}
-
 /* Append the JSON of node idx (and its sub-parts) for bodyStructure. */
 static void
 json_part(StringInfo buf, MimeTree *t, int idx, const char *blob_id)
@@ -372,14 +334,17 @@ json_idlist(StringInfo buf, MimeTree *t, PartList *l)
 	appendStringInfoChar(buf, ']');
 }
 
-/* Strip tags and entities crudely and collapse white space (for preview). */
+/*
+ * Append s to out with tags stripped (html) and white space collapsed, for
+ * the preview; stops once out holds limit bytes.
+ */
 static void
-preview_append(StringInfo out, const char *s, bool html)
+preview_append(StringInfo out, const char *s, bool html, int limit)
 {
 	bool		in_tag = false;
 	bool		space = out->len > 0;
 
-	for (const char *p = s; *p; p++)
+	for (const char *p = s; *p && out->len < limit; p++)
 	{
 		unsigned char ch = (unsigned char) *p;
 
@@ -433,8 +398,9 @@ utf8_truncate(char *s, int n)
  * JSON (keys as RFC 8621 Email properties: headers, messageId, inReplyTo,
  * references, subject, sentAt, from, sender, to, cc, bcc, replyTo,
  * bodyStructure, textBody/htmlBody/attachments as partId lists,
- * bodyValues {partId: {value, isEncodingProblem}}, hasAttachment, preview,
- * size).  Part blobIds are blob_id || '_' || partId (NULL blob_id: null).
+ * bodyValues {partId: {value, isEncodingProblem, isTruncated, and
+ * storedTruncated when the value was cut at STORED_TEXT_MAX bytes}},
+ * hasAttachment, preview, size).  Part blobIds are blob_id || '_' || partId (NULL blob_id: null).
  */
 Datum
 mc_parse_message(PG_FUNCTION_ARGS)
@@ -519,18 +485,28 @@ mc_parse_message(PG_FUNCTION_ARGS)
 	{
 		MimeNode   *nd = &t.nodes[i];
 		bool		problem;
+		bool		cut;
 		char	   *txt;
 
 		if (nd->part_no == 0 || strncmp(nd->type, "text/", 5) != 0)
 			continue;
-		txt = node_text(nd, &problem);
-		appendStringInfo(&buf, "%s\"%d\":{\"value\":", nvals++ ? "," : "", nd->part_no);
-		mime_json_str(&buf, txt);
-		appendStringInfo(&buf, ",\"isEncodingProblem\":%s,\"isTruncated\":false}",
-						 problem ? "true" : "false");
+		txt = mime_node_text(nd, &problem);
 		for (int k = 0; k < text.n; k++)
 			if (text.items[k] == i && pv.len < PREVIEW_CHARS * 4)
-				preview_append(&pv, txt, strcmp(nd->type, "text/html") == 0);
+				preview_append(&pv, txt, strcmp(nd->type, "text/html") == 0, PREVIEW_CHARS * 4);
+		cut = strlen(txt) > STORED_TEXT_MAX;
+		if (cut)
+		{
+			size_t		n = STORED_TEXT_MAX;
+
+			while (n > 0 && (((unsigned char) txt[n]) & 0xC0) == 0x80)
+				n--;
+			txt[n] = '\0';
+		}
+		appendStringInfo(&buf, "%s\"%d\":{\"value\":", nvals++ ? "," : "", nd->part_no);
+		mime_json_str(&buf, txt);
+		appendStringInfo(&buf, ",\"isEncodingProblem\":%s,\"isTruncated\":false%s}",
+						 problem ? "true" : "false", cut ? ",\"storedTruncated\":true" : "");
 	}
 	appendStringInfoString(&buf, "},\"preview\":");
 	utf8_truncate(pv.data, PREVIEW_CHARS);

@@ -159,6 +159,46 @@ mime_node_content(MimeNode *node, size_t *len)
 	return res;
 }
 
+/* UTF-8 text of a text leaf (see mime_util.h). */
+char *
+mime_node_text(MimeNode *nd, bool *problem)
+{
+	size_t		len;
+	char	   *raw = mime_node_content(nd, &len);
+	GMimeContentType *ct = g_mime_object_get_content_type(nd->obj);
+	const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") : NULL;
+	char	   *res = NULL;
+
+	*problem = false;
+	if (cs && pg_strcasecmp(cs, "utf-8") != 0 && pg_strcasecmp(cs, "us-ascii") != 0)
+	{
+		const char *iname = g_mime_charset_iconv_name(cs);
+		gsize		outlen = 0;
+		GError	   *err = NULL;
+		gchar	   *conv = g_convert(raw, len, "UTF-8", iname, NULL, &outlen, &err);
+
+		if (conv)
+		{
+			res = mime_utf8_clean(conv, outlen, problem);
+			g_free(conv);
+		}
+		else
+		{
+			*problem = true;
+			g_error_free(err);
+		}
+	}
+	if (res == NULL)
+	{
+		bool		bad = false;
+
+		res = mime_utf8_clean(raw, len, &bad);
+		*problem = *problem || bad;
+	}
+	pfree(raw);
+	return res;
+}
+
 /* Valid UTF-8 without NULs (see mime_util.h). */
 char *
 mime_utf8_clean(const char *s, size_t len, bool *bad)

@@ -48,6 +48,13 @@ extern void mime_tree_free(MimeTree *t);
 extern char *mime_node_content(MimeNode *node, size_t *len);
 
 /*
+ * Decoded text of a text leaf converted to UTF-8 from its charset
+ * (GMime's charset names, iconv).  An unknown charset or bytes invalid in it
+ * set *problem and fall back to the bytes made valid UTF-8.  palloc'd.
+ */
+extern char *mime_node_text(MimeNode *node, bool *problem);
+
+/*
  * Make arbitrary bytes valid UTF-8 text for PostgreSQL: invalid sequences
  * become U+FFFD and NUL bytes become U+FFFD.  *bad is set true when
  * anything had to be replaced (bad may be NULL).  Result palloc'd.

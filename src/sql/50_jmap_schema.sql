@@ -14,6 +14,10 @@ RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_parse_message' LANGUAGE C IMMUTABLE;
 CREATE FUNCTION mailcluster._message_part(message bytea, part_no int)
 RETURNS bytea AS 'MODULE_PATHNAME', 'mc_message_part' LANGUAGE C IMMUTABLE STRICT;
 
+-- Whole UTF-8 text of text part part_no (bodyValues beyond what the log carried).
+CREATE FUNCTION mailcluster._message_text(message bytea, part_no int)
+RETURNS text AS 'MODULE_PATHNAME', 'mc_message_text' LANGUAGE C IMMUTABLE STRICT;
+
 -- A raw header value in an RFC 8621 parsed form (Raw, Text, Addresses, ...).
 CREATE FUNCTION mailcluster._header_parse(raw text, form text)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_header_parse' LANGUAGE C IMMUTABLE;

@@ -168,12 +168,19 @@ BEGIN
             END IF;
             FOREACH pid IN ARRAY want LOOP
                 IF e.body_values ? pid THEN
-                    bv := bv || jsonb_build_object(pid, CASE
-                        WHEN maxb > 0 AND octet_length(e.body_values->pid->>'value') > maxb
-                        THEN (e.body_values->pid) || jsonb_build_object(
-                                 'value', mailcluster._utf8_truncate(e.body_values->pid->>'value', maxb),
-                                 'isTruncated', true)
-                        ELSE e.body_values->pid END);
+                    v := e.body_values->pid;
+                    -- the log entry carried only the start of a long text: read the blob
+                    IF (v->>'storedTruncated')::boolean
+                       AND (maxb = 0 OR maxb > octet_length(v->>'value')) THEN
+                        v := v || jsonb_build_object('value', mailcluster._message_text(
+                                 (SELECT b.data FROM mailcluster.blobs b WHERE b.id = e.blob_id), pid::int));
+                    END IF;
+                    v := v - 'storedTruncated';
+                    IF maxb > 0 AND octet_length(v->>'value') > maxb THEN
+                        v := v || jsonb_build_object('value', mailcluster._utf8_truncate(v->>'value', maxb),
+                                                     'isTruncated', true);
+                    END IF;
+                    bv := bv || jsonb_build_object(pid, v);
                 END IF;
             END LOOP;
             v := bv;
