@@ -177,7 +177,8 @@ mc_raft_boot_create(McRaftWorker *w, uint64 cluster_id, const mc_raft_conf *conf
 	ld.has_snap = true;
 	ld.snap = c.snap;
 	boot_make_core(w, &ld);
-	ereport(LOG,
-			(errmsg("mailcluster: formed cluster %016llx with %u voter(s)",
-					(unsigned long long) cluster_id, conf->n_voters)));
+	if (conf->n_voters > 0)
+		ereport(LOG,
+				(errmsg("mailcluster: formed cluster %016llx with %u voter(s)",
+						(unsigned long long) cluster_id, conf->n_voters)));
 }

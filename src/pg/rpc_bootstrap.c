@@ -27,6 +27,7 @@ static uint32 join_leader = 0;	/* a CLUSTER frame came from this leader */
 static uint64 join_cluster = 0;
 static TimestampTz last_member_tick = 0;
 static TimestampTz formed_at = 0;
+static uint32 join_target = 0;	/* leader we asked to join, until we are in */
 
 /* Alive non-replica member ids as gossip sees them (self included). */
 static int
@@ -122,6 +123,7 @@ mc_rpc_try_bootstrap(McRaftWorker *w)
 
 			mc_rpc_send_frame(w, join_leader, MC_RPC_KIND_JOIN, body, 1);
 		}
+		join_target = join_leader;
 		join_leader = 0;
 		return;
 	}
@@ -241,6 +243,18 @@ mc_rpc_membership_tick(McRaftWorker *w)
 		formed_at = 0;
 	if (formed_at != 0)
 		send_bootstrap(w);
+
+	/* not yet in the configuration: keep asking the leader to add us */
+	if (!mc_raft_conf_is_voter(&st.conf, w->id) && !mc_raft_conf_is_learner(&st.conf, w->id))
+	{
+		uint32		to = st.leader != 0 ? st.leader : join_target;
+		uint8		body[1] = {w->set.replica ? 1 : 0};
+
+		if (to != 0 && to != w->id)
+			mc_rpc_send_frame(w, to, MC_RPC_KIND_JOIN, body, 1);
+		return;
+	}
+	join_target = 0;
 
 	if (st.role != MC_RAFT_LEADER)
 		return;

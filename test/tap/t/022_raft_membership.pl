@@ -1,0 +1,147 @@
+# 022_raft_membership.pl — growing the cluster from gossip: three nodes
+# form it; a fourth node started later joins as a learner and is promoted
+# to voter (voters < max_voters); a replica = on node joins as a learner
+# and never votes or leads (R25); a node holding the wrong key is never
+# let in, neither by gossip nor by Raft RPC.  Writes made before and after
+# the joins are applied everywhere with equal state_checksum().
+# Gossip UDP ports 23011-23016, Raft RPC TCP ports 23111-23116.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-raft-secret-0123456789abcdef';
+my $base = 23011;
+
+# Node $id: gossip on $base+$id-1, RPC 100 above, seeded with node 1 and 2.
+sub make_node
+{
+	my ($id, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new("member$id");
+	my $g = $base + $id - 1;
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $g
+mailcluster.rpc_port = @{[ $g + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_commit_timeout = 5000
+$extra
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(200_000);
+	}
+	return undef;
+}
+
+# Sorted id list of a raft_status array column on $node.
+sub ids
+{
+	my ($node, $col) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(array_to_string(array(SELECT unnest($col) ORDER BY 1), ','), '')"
+		  . " FROM mailcluster.raft_status");
+}
+
+my @nodes = map { make_node($_, '') } 1 .. 3;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL AND array_length(voters, 1) = 3 FROM mailcluster.raft_status", 30),
+	'three nodes formed a cluster');
+like($nodes[0]->safe_psql('postgres',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"before-join"}', 'm-1')}),
+	qr/"id"/, 'a write before the joins');
+
+# node 4 joins later: learner first, then promoted (3 voters < max_voters 5)
+my $n4 = make_node(4, '');
+$n4->start;
+$n4->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+ok(defined wait_for($nodes[0], "SELECT 4 = ANY(voters) FROM mailcluster.raft_status", 30),
+	'node 4 joined and was promoted to voter');
+is(ids($nodes[0], 'voters'), '1,2,3,4', 'voters are now 1,2,3,4');
+ok(defined wait_for($n4, "SELECT count(*) = 1 FROM mailcluster.accounts WHERE name = 'before-join'", 30),
+	'node 4 caught up with the write made before it joined');
+
+# node 5 is a replica: joins as learner, never promoted
+my $n5 = make_node(5, 'mailcluster.replica = on');
+$n5->start;
+$n5->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+ok(defined wait_for($nodes[0], "SELECT 5 = ANY(learners) FROM mailcluster.raft_status", 30),
+	'the replica joined as a learner');
+ok(defined wait_for($n5, "SELECT count(*) = 1 FROM mailcluster.accounts WHERE name = 'before-join'", 30),
+	'the replica receives the log');
+
+# node 6 has the wrong key: never let in
+my $n6 = make_node(6, '');
+$n6->append_conf('postgresql.conf', "mailcluster.key = 'a-completely-different-secret-0000'");
+$n6->start;
+$n6->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+
+# writes on the replica are forwarded and applied everywhere
+like($n5->safe_psql('postgres',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"from-replica"}', 'm-2')}),
+	qr/"id"/, 'a write on the replica is forwarded to the leader');
+sleep 4;    # several promotion rounds: the replica must stay a learner
+is(ids($nodes[0], 'learners'), '5', 'the replica is still only a learner');
+is(ids($nodes[0], 'voters'), '1,2,3,4', 'node 6 (wrong key) is not a member');
+is($n6->safe_psql('postgres', "SELECT coalesce(cluster_id, 'none') FROM mailcluster.raft_status"),
+	'none', 'node 6 (wrong key) never joined a cluster');
+is($n5->safe_psql('postgres', "SELECT role FROM mailcluster.raft_status"),
+	'learner', 'the replica reports itself as learner');
+
+# kill the leader: a replica never becomes leader, voters elect a new one
+my ($L) = grep { $_->safe_psql('postgres', 'SELECT role FROM mailcluster.raft_status') eq 'leader' } (@nodes, $n4);
+my $lid = $L->safe_psql('postgres', 'SELECT mailcluster.node_id()');
+my $pid = $L->{_pid};
+$L->kill9;
+my @live = grep { $_ != $L } (@nodes, $n4);
+ok(defined wait_for($live[0], "SELECT leader_id IS NOT NULL AND leader_id <> $lid FROM mailcluster.raft_status", 30),
+	'the voters elect a new leader');
+isnt($n5->safe_psql('postgres', "SELECT role FROM mailcluster.raft_status"), 'leader',
+	'the replica did not become leader');
+like($n5->safe_psql('postgres',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"after-kill"}', 'm-3')}),
+	qr/"id"/, 'writes go on after the leader died');
+for (1 .. 600) { last unless kill(0, $pid); usleep(100_000); }
+$L->start;
+
+# everyone (but node 6) converges
+my @members = (@nodes, $n4, $n5);
+my $target = 0;
+for my $n (@members)
+{
+	ok(defined wait_for($n, "SELECT count(*) = 3 FROM mailcluster.accounts WHERE name IN ('before-join', 'from-replica', 'after-kill')", 30),
+		$n->name . ' has all three writes');
+	my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+	$target = $a if $a > $target;
+}
+my %sums;
+for my $n (@members)
+{
+	$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 20000)");
+	$sums{ $n->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
+}
+is(scalar(keys %sums), 1, 'equal state_checksum on all five members: ' . join(' | ', keys %sums));
+is($n6->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts"), '0',
+	'node 6 (wrong key) received nothing');
+
+$_->stop for (@members, $n6);
+done_testing();
