@@ -21,7 +21,6 @@ mc_gossip_socket_open(McGossipSocket *gs, const char *addr, int port)
 	struct sockaddr_storage ss;
 	socklen_t	len;
 	mc_swim_addr a;
-	int			one = 1;
 
 	memset(&ss, 0, sizeof(ss));
 	if (strchr(addr, ':') != NULL)
@@ -43,12 +42,44 @@ mc_gossip_socket_open(McGossipSocket *gs, const char *addr, int port)
 				 errmsg("mailcluster: could not create gossip UDP socket: %m")));
 	if (gs->family == AF_INET6)
 		(void) setsockopt(gs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int) {0}, sizeof(int));
-	(void) setsockopt(gs->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* no SO_REUSEADDR: a second server on the same port must fail here */
 	if (bind(gs->fd, (struct sockaddr *) &ss, len) != 0)
 		ereport(FATAL,
 				(errcode_for_socket_access(),
 				 errmsg("mailcluster: could not bind gossip UDP socket to %s port %d: %m", addr, port),
 				 errhint("Is another server using mailcluster.bind_port %d on this address?", port)));
+}
+
+/*
+ * mc_gossip_port_available — bind a UDP socket to addr:port and close it
+ * again; false (errno set) if that fails, e.g. the port is taken.
+ */
+bool
+mc_gossip_port_available(const char *addr, int port)
+{
+	McGossipSocket gs;
+	struct sockaddr_storage ss;
+	socklen_t	len;
+	mc_swim_addr a;
+	int			rc;
+	int			save_errno;
+
+	gs.family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+	strlcpy(a.host, addr, sizeof(a.host));
+	a.port = (uint16_t) port;
+	if (!mc_gossip_addr_to_sockaddr(&gs, &a, &ss, &len))
+	{
+		errno = EINVAL;
+		return false;
+	}
+	gs.fd = socket(gs.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (gs.fd == PGINVALID_SOCKET)
+		return false;
+	rc = bind(gs.fd, (struct sockaddr *) &ss, len);
+	save_errno = errno;
+	close(gs.fd);
+	errno = save_errno;
+	return rc == 0;
 }
 
 /* mc_gossip_socket_close — see mc_gossip_net.h. */

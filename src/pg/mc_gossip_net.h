@@ -19,6 +19,12 @@ typedef struct McGossipSocket
 /* Open a non-blocking UDP socket bound to addr:port; FATAL on failure. */
 extern void mc_gossip_socket_open(McGossipSocket *gs, const char *addr, int port);
 
+/*
+ * Can a UDP socket be bound to addr:port right now?  Used at server start
+ * so a taken port stops the server instead of the worker failing later.
+ */
+extern bool mc_gossip_port_available(const char *addr, int port);
+
 /* Close it (idempotent). */
 extern void mc_gossip_socket_close(McGossipSocket *gs);
 

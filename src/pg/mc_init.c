@@ -13,6 +13,7 @@
 
 #include "mc_crypto.h"
 #include "mc_gossip.h"
+#include "mc_gossip_net.h"
 #include "mc_guc.h"
 #include "mc_raft_link.h"
 #include "mc_shmem.h"
@@ -66,7 +67,16 @@ _PG_init(void)
 	mc_shmem_install_hooks();
 
 	if (mc_clustered())
+	{
+		if (!mc_gossip_port_available(mc_bind_addr, mc_bind_port))
+			ereport(FATAL,
+					(errcode_for_socket_access(),
+					 errmsg("mailcluster: could not bind the gossip UDP socket to %s port %d: %m",
+							mc_bind_addr, mc_bind_port),
+					 errhint("Check mailcluster.bind_addr (an address of this host) and mailcluster.bind_port "
+							 "(not used by another server).")));
 		register_gossip_worker();
+	}
 	else
 		ereport(LOG,
 				(errmsg("mailcluster: running standalone (node %d is its own one-node cluster)", mc_node_id),

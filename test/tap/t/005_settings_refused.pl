@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
 
 my $node = PostgreSQL::Test::Cluster->new('bad');
 $node->init;
@@ -82,6 +83,16 @@ ok($ok, 'key_file alone (no bind_addr) starts standalone');
 ($ok, $klog) = try_start($cluster);
 ok($ok, 'a good clustered configuration starts');
 
+# the gossip port is taken by someone else: refuse to start
+my $squatter = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 21502)
+  or die "cannot bind test socket: $!";
+($ok, $klog) = try_start($cluster =~ s/21501/21502/r);
+ok(!$ok, 'refused to start when the gossip port is taken');
+like($klog, qr/could not bind the gossip UDP socket to 127\.0\.0\.1 port 21502/, 'log names the address and port');
+close($squatter);
+($ok, $klog) = try_start($cluster =~ s/21501/21502/r);
+ok($ok, 'starts once the port is free');
+
 # not preloaded: CREATE EXTENSION fails with a hint
 open($fh, '>', $base_conf) or die;
 print $fh $pristine;
@@ -91,6 +102,26 @@ my ($rc, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION mailcluster');
 isnt($rc, 0, 'CREATE EXTENSION fails without shared_preload_libraries');
 like($err, qr/must be loaded through shared_preload_libraries/, 'error says to preload');
 like($err, qr/HINT:.*shared_preload_libraries/, 'with a hint');
+$node->stop;
+
+# created while preloaded, then preloading removed: every call says why
+open($fh, '>', $base_conf) or die;
+print $fh $pristine . "\nshared_preload_libraries = 'mailcluster'\n";
+close($fh);
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+$node->stop;
+open($fh, '>', $base_conf) or die;
+print $fh $pristine;
+close($fh);
+$node->start;
+for my $q ('SELECT mailcluster.node_id()', 'SELECT * FROM mailcluster.members',
+	"SELECT mailcluster.has_role('acme.renew')")
+{
+	($rc, $out, $err) = $node->psql('postgres', $q);
+	like($err, qr/must be loaded through shared_preload_libraries.*\n.*HINT:.*shared_preload_libraries/,
+		"without preloading, \"$q\" fails with a hint");
+}
 $node->stop;
 
 done_testing();
