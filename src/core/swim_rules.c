@@ -326,9 +326,23 @@ mc_swim_suspect_local(mc_swim *s, mc_swim_node *n, uint64_t now)
 	q.state = MC_SWIM_SUSPECT;
 	if (n->state == MC_SWIM_ALIVE)
 	{
+		mc_swim_msg m;
+
 		s->stats.suspicions_raised++;
 		start_suspicion(s, n, self_id, now);
 		mc_swim_bcast_queue(s, &q);
+		/*
+		 * Tell the suspect at once (the record rides first: it was never
+		 * sent).  If only our probe's packets were lost it refutes now
+		 * instead of waiting for gossip or our next probe of it, which
+		 * may be a whole (health-stretched) round away.
+		 */
+		memset(&m, 0, sizeof(m));
+		m.type = MC_SWIM_MSG_PING;
+		m.sender = self_id;
+		m.seq = ++s->seq;
+		m.target = n->meta.node_id;
+		mc_swim_send(s, &n->meta.addr, &m, true);
 	}
 	else if (n->state == MC_SWIM_SUSPECT && confirm(s, n, self_id))
 		mc_swim_bcast_queue(s, &q);

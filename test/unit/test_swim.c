@@ -559,7 +559,8 @@ g4_run(bool nacks, int *health, uint64_t *last_gap)
 		{
 			if (out[i].m.type == MC_SWIM_MSG_PING && id_of(&out[i].to) == out[i].m.target)
 			{
-				if (prev_ping)
+				/* (a new suspect is also told at once, in the same tick) */
+				if (prev_ping && now != prev_ping)
 					*last_gap = now - prev_ping;
 				prev_ping = now;
 			}
