@@ -9,6 +9,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use IO::Socket::INET;
 
 my $key = 'tap-secret-0123456789abcdef';
 my @gport = (21101, 21102, 21103);
@@ -46,6 +47,20 @@ sub wait_for
 		usleep(100_000);
 	}
 	return undef;
+}
+
+# Wait until nobody holds UDP port $port (the killed node's gossip worker
+# exits when it notices its postmaster died).
+sub wait_port_free
+{
+	my ($port) = @_;
+	for (1 .. 600)
+	{
+		my $s = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => $port);
+		if ($s) { close($s); return 1; }
+		usleep(100_000);
+	}
+	return 0;
 }
 
 # Wait until a killed postmaster's pid is really gone (reaped).
@@ -109,6 +124,7 @@ my $inc_before = $nodes[0]->safe_psql('postgres',
 my $pid = $nodes[2]->{_pid};
 $nodes[2]->kill9;
 ok(wait_pid_gone($pid), 'killed postmaster is gone');
+ok(wait_port_free($gport[2]), "killed node's gossip port is free again");
 for my $n (@nodes[0, 1])
 {
 	ok(defined wait_for($n,
