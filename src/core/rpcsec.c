@@ -392,11 +392,12 @@ on_hello(mc_rpcsec *s, const uint8_t *body, size_t len)
 			crypto_generichash_update(&hs, wel, w.len);
 			crypto_generichash_final(&hs, s->th, 32);
 		}
+		/* derive first: a failure must not leave a WELCOME queued */
+		if ((st = derive_session(s, client_pk)) != MC_RPCSEC_OK)
+			return st;
 		if (!queue_record(s, wel, w.len))
 			return MC_RPCSEC_ERR_NOMEM;
 	}
-	if ((st = derive_session(s, client_pk)) != MC_RPCSEC_OK)
-		return st;
 	s->phase = MC_RPCSEC_SERVER_WAIT_FINISH;
 	return MC_RPCSEC_OK;
 }
@@ -451,10 +452,10 @@ on_welcome(mc_rpcsec *s, const uint8_t *body, size_t len)
 	mc_put_u8(&w, T_FINISH);
 	mac3(mac, s->psk[chosen], "mailcluster rpc client", s->th, 32, NULL, 0);
 	mc_put_bytes(&w, mac, 32);
-	if (w.err || !queue_record(s, fin, w.len))
-		return MC_RPCSEC_ERR_NOMEM;
 	if ((st = derive_session(s, server_pk)) != MC_RPCSEC_OK)
 		return st;
+	if (w.err || !queue_record(s, fin, w.len))
+		return MC_RPCSEC_ERR_NOMEM;
 	s->phase = MC_RPCSEC_ESTABLISHED;
 	sodium_memzero(s->psk, sizeof(s->psk));
 	return MC_RPCSEC_OK;

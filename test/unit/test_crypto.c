@@ -436,6 +436,46 @@ test_replay_table_bound(void)
 	}
 }
 
+/* The packet layout of mc_crypto.h / doc/security.md, checked by hand. */
+static void
+test_packet_layout_by_hand(void)
+{
+	mc_keyring	kr = ring(S1);
+	uint8_t		pkt[128],
+				plain[32];
+	unsigned long long mlen;
+	int			n = mc_crypto_seal(&kr, 0x1234, 0x0102030405060708ULL, 0x1112131415161718ULL,
+								   (const uint8_t *) "layout", 6, pkt, sizeof(pkt));
+
+	CHECK_EQ_INT(n, 44 + 6 + 16);
+	CHECK_EQ_INT(pkt[0], 0xC1);
+	CHECK_EQ_INT(pkt[1], kr.keys[0].hint);
+	CHECK(pkt[2] == 0x12 && pkt[3] == 0x34);
+	CHECK(pkt[4] == 0x01 && pkt[11] == 0x08);
+	CHECK(pkt[12] == 0x11 && pkt[19] == 0x18);
+	CHECK_EQ_INT(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, pkt + 44, n - 44,
+															pkt, 44, pkt + 20, kr.keys[0].gossip), 0);
+	CHECK(mlen == 6 && memcmp(plain, "layout", 6) == 0);
+	/* the header really is associated data */
+	CHECK(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &mlen, NULL, pkt + 44, n - 44,
+													 pkt, 43, pkt + 20, kr.keys[0].gossip) != 0);
+	/* the derivation of doc/security.md section 2 */
+	{
+		uint8_t		master[32],
+					sub[32];
+		static const char lbl[] = "mailcluster master key v1";
+
+		crypto_generichash(master, 32, (const uint8_t *) S1, strlen(S1),
+						   (const uint8_t *) lbl, strlen(lbl));
+		crypto_kdf_derive_from_key(sub, 32, 1, "mcgossip", master);
+		CHECK(memcmp(sub, kr.keys[0].gossip, 32) == 0);
+		crypto_kdf_derive_from_key(sub, 32, 1, "mcrpcpsk", master);
+		CHECK(memcmp(sub, kr.keys[0].rpc, 32) == 0);
+		crypto_kdf_derive_from_key(sub, 16, 1, "mckeyhnt", master);
+		CHECK_EQ_INT(sub[0], kr.keys[0].hint);
+	}
+}
+
 static void
 test_version_and_names(void)
 {
@@ -585,6 +625,7 @@ main(void)
 	RUN(test_truncation_and_oversize);
 	RUN(test_replay);
 	RUN(test_replay_table_bound);
+	RUN(test_packet_layout_by_hand);
 	RUN(test_version_and_names);
 	RUN(test_rotation_g11);
 	RUN(test_reply_with_peer_key);
