@@ -3,6 +3,8 @@
 -- back-references, creation ids, idempotent request ids, the MC004 guard
 -- of the replicated tables and the _apply dispatch.
 -- A fresh extension, so that ids and states start at Raft index 1.
+-- error positions inside PL/pgSQL functions are not part of the contract
+\set SHOW_CONTEXT never
 DROP EXTENSION mailcluster;
 CREATE EXTENSION mailcluster;
 CREATE FUNCTION jr(calls jsonb) RETURNS jsonb LANGUAGE sql AS $$

@@ -2,6 +2,8 @@
 -- standard mailboxes of a new account, create/update/destroy with their
 -- SetErrors, counts, states and /changes, queries.
 -- A fresh extension, so that ids and states start at Raft index 1.
+-- error positions inside PL/pgSQL functions are not part of the contract
+\set SHOW_CONTEXT never
 DROP EXTENSION mailcluster;
 CREATE EXTENSION mailcluster;
 CREATE FUNCTION jr(calls jsonb) RETURNS jsonb LANGUAGE sql AS $$

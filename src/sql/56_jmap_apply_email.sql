@@ -370,6 +370,10 @@ BEGIN
     END IF;
     IF cmd ? 'data' THEN
         PERFORM mailcluster._blob_store(cmd->>'blob_id', decode(cmd->>'data', 'base64'));
+    ELSIF NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = cmd->>'blob_id') THEN
+        -- the proposer saw the blob, but a purge removed it before this entry
+        RETURN jsonb_build_object('error', jsonb_build_object('type', 'blobNotFound',
+                                  'description', 'the blob was purged before the delivery was applied; retry'));
     END IF;
     eid := mailcluster._email_insert(account, cmd->>'blob_id', cmd->'parsed', ARRAY[mbox],
                                      mailcluster._keywords(cmd->'keywords'),

@@ -50,6 +50,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
     blob text;
     cmd jsonb;
+    res jsonb;
 BEGIN
     PERFORM mailcluster._need_account(account_id);
     IF data IS NULL THEN
@@ -66,7 +67,12 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
         cmd := cmd || jsonb_build_object('data', encode(data, 'base64'));
     END IF;
-    RETURN mailcluster._submit(cmd);
+    res := mailcluster._submit(cmd);
+    IF res ? 'error' THEN
+        -- the blob was purged between our look and the apply: send the bytes
+        res := mailcluster._submit(cmd || jsonb_build_object('data', encode(data, 'base64')));
+    END IF;
+    RETURN res;
 END $$;
 
 -- Bytes of a blob the account may read: an upload or message of the
@@ -120,6 +126,10 @@ BEGIN
         cmd := cmd || jsonb_build_object('data', encode(message, 'base64'));
     END IF;
     res := mailcluster._submit(cmd);
+    IF res->'error'->>'type' = 'blobNotFound' THEN
+        -- the blob was purged between our look and the apply: send the bytes
+        res := mailcluster._submit(cmd || jsonb_build_object('data', encode(message, 'base64')));
+    END IF;
     IF res ? 'error' THEN
         RAISE EXCEPTION 'delivery failed: %', res->'error'->>'type'
             USING ERRCODE = 'undefined_object', DETAIL = coalesce(res->'error'->>'description', '');
