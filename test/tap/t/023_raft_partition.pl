@@ -1,0 +1,145 @@
+# 023_raft_partition.pl — a leader cut off from both followers
+# (fault_isolate drops Raft traffic too): its writes fail with MC001
+# (not committed by a majority), once it stepped down (check-quorum, R19)
+# it answers MC003; the majority side elects a new leader and serves
+# writes (R8); write_mode = redirect refuses with MC002 naming the
+# leader's SQL host and port; after fault_clear all three converge with
+# equal state_checksum() (R10, pre-vote keeps the returning node from
+# deposing the leader, R21).  Finally a clean shutdown of the leader hands
+# leadership over.  Gossip UDP ports 23021-23023, RPC 23121-23123.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-raft-secret-0123456789abcdef';
+my $base = 23021;
+
+# Node $id: gossip on $base+$id-1, RPC 100 above.
+sub make_node
+{
+	my ($id) = @_;
+	my $node = PostgreSQL::Test::Cluster->new("part$id");
+	my $g = $base + $id - 1;
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $g
+mailcluster.rpc_port = @{[ $g + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_commit_timeout = 2000
+mailcluster.enable_fault_injection = on
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# Run a write on $node; returns the SQLSTATE of its error, or 'ok'.
+sub write_state
+{
+	my ($node, $name) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\n"
+		  . qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'p-$name')});
+	return 'ok' if $rc == 0;
+	return $1 if $err =~ /ERROR:\s+([0-9A-Z]{5}):/;
+	return "?? $err";
+}
+
+my @nodes = map { make_node($_) } 1 .. 3;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 60),
+	'cluster formed');
+ok(defined wait_for($nodes[0], "SELECT count(DISTINCT x) = 1 FROM (VALUES (1)) v, LATERAL (SELECT leader_id AS x FROM mailcluster.raft_status) s", 10),
+	'leader known');
+my $lid = $nodes[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status');
+my $L = $nodes[ $lid - 1 ];
+my @M = grep { $_ != $L } @nodes;
+my @mid = map { $_->safe_psql('postgres', 'SELECT mailcluster.node_id()') } @M;
+is(write_state($L, 'before'), 'ok', 'a write before the partition');
+
+# cut the leader off from both others (both directions)
+$L->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[$mid[0], $mid[1]])");
+$_->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[$lid])") for @M;
+
+is(write_state($L, 'cut-leader'), 'MC001', 'the isolated leader cannot commit: MC001');
+ok(defined wait_for($L, "SELECT role <> 'leader' FROM mailcluster.raft_status", 10),
+	'the isolated leader steps down (check quorum)');
+is(write_state($L, 'cut-minority'), 'MC003', 'the minority side answers MC003');
+
+ok(defined wait_for($M[0], "SELECT leader_id IS NOT NULL AND leader_id <> $lid FROM mailcluster.raft_status", 20),
+	'the majority side elects a new leader');
+my $nl = $M[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status');
+my ($NL) = grep { $_->safe_psql('postgres', 'SELECT mailcluster.node_id()') == $nl } @M;
+my ($NF) = grep { $_ != $NL } @M;
+is(write_state($NL, 'majority-leader'), 'ok', 'the majority leader serves writes');
+is(write_state($NF, 'majority-follower'), 'ok', 'the majority follower forwards writes');
+
+# redirect mode on the follower: MC002 naming the leader's SQL address
+$NF->safe_psql('postgres', "ALTER SYSTEM SET mailcluster.write_mode = 'redirect'");
+$NF->reload;
+usleep(300_000);
+my ($rc, $out, $err) = $NF->psql('postgres',
+	"\\set VERBOSITY verbose\n"
+	  . q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"redirected"}', 'p-redir')});
+like($err, qr/MC002/, 'redirect mode: MC002 on a follower');
+my $port = $NL->port;
+like($err, qr/host=127\.0\.0\.1 port=$port/, "MC002 names the leader's host and port: $err");
+$NF->safe_psql('postgres', "ALTER SYSTEM RESET mailcluster.write_mode");
+$NF->reload;
+usleep(300_000);
+
+# heal: everyone converges on the majority's log
+$_->safe_psql('postgres', 'SELECT mailcluster.fault_clear()') for @nodes;
+ok(defined wait_for($L, "SELECT count(*) = 1 FROM mailcluster.accounts WHERE name = 'majority-follower'", 30),
+	'the old leader catches up after the partition heals');
+is($M[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status'), $nl,
+	'the returning node did not depose the new leader (pre-vote)');
+my $target = 0;
+for my $n (@nodes)
+{
+	my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+	$target = $a if $a > $target;
+}
+my %sums;
+for my $n (@nodes)
+{
+	$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 20000)");
+	$sums{ $n->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
+}
+is(scalar(keys %sums), 1, 'equal state_checksum after healing: ' . join(' | ', keys %sums));
+my %cut = map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'cut-leader'") => 1 } @nodes;
+is(scalar(keys %cut), 1, 'all nodes agree on the fate of the MC001 write');
+
+# a clean shutdown of the leader hands leadership over first
+my $t0 = time;
+$NL->stop('fast');
+my $took = wait_for($NF, "SELECT leader_id IS NOT NULL AND leader_id <> $nl FROM mailcluster.raft_status", 10);
+ok(defined $took, 'a new leader after the clean shutdown of the old one');
+ok(slurp_file($NL->logfile) =~ /handing leadership over before shutdown/,
+	'the leader handed leadership over before shutting down');
+is(write_state($NF, 'after-handover'), 'ok', 'writes go on after the handover');
+
+$_->stop for grep { $_ != $NL } @nodes;
+done_testing();
