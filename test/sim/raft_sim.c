@@ -16,6 +16,18 @@
  *
  * Prints "raft seeds=N violations=V" (V = failing runs) and exits 1 if V>0;
  * each failing run prints its first violation and the replay command.
+ *
+ * Scenarios (../shared/scenarios.md) this simulation checks at random:
+ * R4 (vote quorum checker), R5 (one vote per term, across crashes), R8-R10,
+ * R13-R15 (elections with nodes down, divergent logs repaired: log matching,
+ * leader completeness, catch-up), R11-R12 (commit rule checker, leaders
+ * crashing right after election: Figure 8), R16 (forwarded proposals),
+ * R17-R18 (in-flight window 1..8, uncommitted bound), R19-R22 (check-quorum,
+ * pre-vote, leader-lost hints), R23-R24 (read linearizability), R25-R28
+ * (learners, promotion, removal of the leader, snapshots in chunks), R29
+ * (transfers), R30 (duplicated/reordered responses), R31 (client request
+ * ids: dedup in the state machine), R32 (persist-before-send checker).
+ * See doc/simulation.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
