@@ -767,6 +767,13 @@ test_wire_format_by_hand(void)
 		CHECK(mc_rpcsec_pending(&s, &n) == NULL);
 		mc_rpcsec_free(&s);
 	}
+	/* our hint but a bad MAC (a stranger guessing the hint): refused, silent */
+	hand_hello(rec, &len, &k, eph_pk);
+	rec[len - 1] ^= 1;
+	CHECK_EQ_INT(mc_rpcsec_init_server(&s, &k, 2, 0), MC_RPCSEC_OK);
+	CHECK_EQ_INT(mc_rpcsec_feed(&s, rec, len), MC_RPCSEC_ERR_AUTH);
+	CHECK(mc_rpcsec_pending(&s, &n) == NULL);
+	mc_rpcsec_free(&s);
 	/* an all-zero (low-order) ephemeral key: refused, nothing sent */
 	hand_hello(rec, &len, &k, zero);
 	CHECK_EQ_INT(mc_rpcsec_init_server(&s, &k, 2, 0), MC_RPCSEC_OK);
