@@ -263,6 +263,9 @@ SELECT mailcluster._guard_active() AS guard_on_outside_apply;
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');
 SELECT mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Ab", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8="}');
 SELECT mailcluster._guard_active() AS guard_on_after_error;
+-- the dispatcher and the ops cannot write on their own: only _apply (C) turns the guard on
+SELECT mailcluster._apply_inner(1001, '{"op": "account_create", "name": "sneaky"}');
+SELECT mailcluster._op_account_create(1001, '{"name": "sneaky"}');
 UPDATE mailcluster.accounts SET name = 'still refused';
 -- an error caught inside a transaction (subtransaction abort) clears it too
 DO $$

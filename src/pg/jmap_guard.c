@@ -1,20 +1,22 @@
 /*
  * jmap_guard.c — the write guard of the replicated JMAP tables (SPEC §4):
- * a backend-local flag that only the apply path turns on, and the trigger
+ * mailcluster._apply(), the state machine's entry point, which turns a
+ * backend-local flag on around the PL/pgSQL dispatcher, and the trigger
  * function that refuses any DML on accounts, mailboxes, emails, ... with
- * SQLSTATE MC004 while it is off.  The flag lives in C (not in a GUC a user
- * could set) and is cleared at the end of every (sub)transaction, so an
- * error inside _apply can never leave it on.
+ * SQLSTATE MC004 while it is off.  The flag lives in C and only _apply sets
+ * it (no SQL function or GUC can); it is also cleared at the end of every
+ * (sub)transaction, so an error inside _apply can never leave it on.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 
-PG_FUNCTION_INFO_V1(mc_jmap_guard_enter);
-PG_FUNCTION_INFO_V1(mc_jmap_guard_leave);
+PG_FUNCTION_INFO_V1(mc_jmap_apply);
 PG_FUNCTION_INFO_V1(mc_jmap_guard_active);
 PG_FUNCTION_INFO_V1(mc_jmap_guard_trigger);
 
@@ -49,13 +51,9 @@ guard_subxact_cb(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/*
- * _guard_enter() RETURNS void — called by _apply only (EXECUTE revoked
- * from PUBLIC): allow writes to the replicated tables until _guard_leave()
- * or the end of the (sub)transaction.
- */
-Datum
-mc_jmap_guard_enter(PG_FUNCTION_ARGS)
+/* Turn the flag on for the current (sub)transaction. */
+static void
+guard_enter(void)
 {
 	if (!guard_callbacks)
 	{
@@ -65,18 +63,66 @@ mc_jmap_guard_enter(PG_FUNCTION_ARGS)
 	}
 	if (guard_depth++ == 0)
 		guard_subxid = GetCurrentSubTransactionId();
-	PG_RETURN_VOID();
 }
 
-/* _guard_leave() RETURNS void — undo one _guard_enter(). */
-Datum
-mc_jmap_guard_leave(PG_FUNCTION_ARGS)
+/* Undo one guard_enter(). */
+static void
+guard_leave(void)
 {
 	if (guard_depth > 0)
 		guard_depth--;
 	if (guard_depth == 0)
 		guard_subxid = InvalidSubTransactionId;
-	PG_RETURN_VOID();
+}
+
+/*
+ * _apply(idx bigint, cmd jsonb) RETURNS jsonb — THE entry point of the
+ * state machine (called by the apply path only; EXECUTE revoked from
+ * PUBLIC).  Turns the write guard on, runs the PL/pgSQL dispatcher
+ * mailcluster._apply_inner(idx, cmd) and turns the guard off again, also
+ * when it fails.  No SQL-callable function sets the flag otherwise, so
+ * calling _apply_inner (or any op) directly cannot write.
+ */
+Datum
+mc_jmap_apply(PG_FUNCTION_ARGS)
+{
+	Oid			inner;
+	Datum		res = (Datum) 0;
+	bool		isnull = false;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("_apply needs a log index and a command")));
+	inner = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+												 CStringGetDatum("mailcluster._apply_inner(bigint,jsonb)")));
+	guard_enter();
+	PG_TRY();
+	{
+		LOCAL_FCINFO(call, 2);
+
+		InitFunctionCallInfoData(*call, NULL, 2, InvalidOid, NULL, NULL);
+		call->args[0].value = PG_GETARG_DATUM(0);
+		call->args[0].isnull = false;
+		call->args[1].value = PG_GETARG_DATUM(1);
+		call->args[1].isnull = false;
+		{
+			FmgrInfo	flinfo;
+
+			fmgr_info(inner, &flinfo);
+			call->flinfo = &flinfo;
+			res = FunctionCallInvoke(call);
+			isnull = call->isnull;
+		}
+	}
+	PG_FINALLY();
+	{
+		guard_leave();
+	}
+	PG_END_TRY();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(res);
 }
 
 /* _guard_active() RETURNS bool — is the apply path writing right now? */

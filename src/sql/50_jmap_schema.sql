@@ -26,16 +26,12 @@ RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_header_parse' LANGUAGE C IMMUTABLE;
 CREATE FUNCTION mailcluster._header_encode(value text, phrase boolean)
 RETURNS text AS 'MODULE_PATHNAME', 'mc_header_encode' LANGUAGE C IMMUTABLE STRICT;
 
--- The write guard: _apply turns it on, the trigger refuses DML while it is off.
-CREATE FUNCTION mailcluster._guard_enter() RETURNS void
-AS 'MODULE_PATHNAME', 'mc_jmap_guard_enter' LANGUAGE C VOLATILE;
-CREATE FUNCTION mailcluster._guard_leave() RETURNS void
-AS 'MODULE_PATHNAME', 'mc_jmap_guard_leave' LANGUAGE C VOLATILE;
+-- The write guard: only mailcluster._apply() (C, 55_jmap_apply.sql) turns it
+-- on; the trigger refuses DML while it is off.
 CREATE FUNCTION mailcluster._guard_active() RETURNS bool
 AS 'MODULE_PATHNAME', 'mc_jmap_guard_active' LANGUAGE C VOLATILE;
 CREATE FUNCTION mailcluster._guard_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'mc_jmap_guard_trigger' LANGUAGE C;
-REVOKE ALL ON FUNCTION mailcluster._guard_enter(), mailcluster._guard_leave() FROM PUBLIC;
 
 -- ---- replicated tables ------------------------------------------------------
 

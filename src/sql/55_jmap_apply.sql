@@ -1,7 +1,8 @@
--- 55_jmap_apply.sql — THE state machine: mailcluster._apply(idx, cmd)
+-- 55_jmap_apply.sql — THE state machine: mailcluster._apply(idx, cmd) (C,
+-- jmap_guard.c) turns the write guard on and calls _apply_inner, which
 -- applies one committed command at Raft index idx by dispatching on
--- cmd->>'op' through mailcluster._ops, with the write guard on, and records
--- the response under the command's request_id (idempotency).  Also the small
+-- cmd->>'op' through mailcluster._ops and records the response under the
+-- command's request_id (idempotency).  Also the small
 -- ops: account_create, blob_put, purge_changes, purge_blobs, record_response.
 -- Every op is deterministic: no now(), random(), sequences; ids come from
 -- the index (_next_id), times from the command.
@@ -13,11 +14,12 @@ CREATE TABLE mailcluster._ops (
     fn      text NOT NULL
 );
 
--- Apply one committed command.  Contract: called in log order by the apply
--- path (standalone: _submit; cluster: the apply worker), exactly once per
--- index; returns the op's response.  A command whose request_id was seen
--- returns the stored response and changes nothing.  Unknown ops raise.
-CREATE FUNCTION mailcluster._apply(idx bigint, cmd jsonb) RETURNS jsonb
+-- The dispatcher, run by _apply with the write guard on.  Contract: if
+-- cmd's request_id was applied before, returns the stored response and
+-- changes nothing; else runs the op of cmd->>'op' at index idx and stores
+-- its response under the request_id.  Unknown ops raise.  Called on its
+-- own (without _apply) it cannot write: the guard is off.
+CREATE FUNCTION mailcluster._apply_inner(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     rid text := cmd->>'request_id';
@@ -34,15 +36,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Raft index %s.', idx);
     END IF;
-    PERFORM mailcluster._guard_enter();
     PERFORM mailcluster._apply_begin(idx);
     EXECUTE format('SELECT %s($1, $2)', fn) INTO res USING idx, cmd;
     IF rid IS NOT NULL THEN
         INSERT INTO mailcluster._responses (request_id, idx, response) VALUES (rid, idx, res);
     END IF;
-    PERFORM mailcluster._guard_leave();
     RETURN res;
 END $$;
+REVOKE ALL ON FUNCTION mailcluster._apply_inner(bigint, jsonb) FROM PUBLIC;
+
+-- Apply one committed command at Raft index idx (THE state machine; C in
+-- src/pg/jmap_guard.c: write guard on, _apply_inner, guard off).
+-- Contract: called in log order by the apply path (standalone: _submit;
+-- cluster: the apply worker), once per index; returns the op's response.
+CREATE FUNCTION mailcluster._apply(idx bigint, cmd jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mc_jmap_apply' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION mailcluster._apply(bigint, jsonb) FROM PUBLIC;
 
 -- op account_create {name} -> {"id"}: the account and its six standard mailboxes.
