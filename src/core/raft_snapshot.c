@@ -142,6 +142,19 @@ mc_raft_handle_snapshot(mc_raft *r, const mc_raft_msg *m)
 	resp->term = r->term;
 	resp->snap = m->snap;
 
+	{
+		uint64_t	t;
+
+		/*
+		 * Our log already holds the snapshot's last entry: by log matching
+		 * everything up to it is the leader's, so just learn the commit and
+		 * keep our log (its suffix may be the only durable copy an earlier
+		 * leader counted toward a commit).
+		 */
+		if (m->snap.index > r->log.committed &&
+			mc_raft_log_term(&r->log, m->snap.index, &t) && t == m->snap.term)
+			r->log.committed = m->snap.index;
+	}
 	if (m->snap.index <= r->log.committed)
 	{
 		/* we already hold everything it covers */

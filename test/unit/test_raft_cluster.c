@@ -103,6 +103,55 @@ test_snapshot_catch_up(void)
 	tc_free(&c);
 }
 
+/* R28: a snapshot arriving at a follower that already holds its last entry
+ * installs nothing and keeps the log after it (only the commit moves). */
+static void
+test_snapshot_matching_log_kept(void)
+{
+	tc_cluster	c;
+	uint64_t	fl[] = {1, 1, 2, 2, 2};
+	mc_raft_msg m;
+	mc_raft_batch rd;
+	uint8_t		chunk[4] = {1, 2, 3, 4};
+
+	tc_init(&c, 3);
+	tc_preload(&c.nodes[1], fl, 5, 2);
+	tc_reboot_all(&c);
+	memset(&m, 0, sizeof(m));
+	m.type = MC_RAFT_MSG_SNAPSHOT_REQ;
+	m.from = 1;
+	m.to = 2;
+	m.term = 2;
+	m.snap.index = 3;
+	m.snap.term = 2;
+	m.snap.conf = c.nodes[0].snap.conf;
+	m.data = chunk;
+	m.len = 4;
+	mc_raft_step(tc_r(&c, 2), &m);
+	mc_raft_ready(tc_r(&c, 2), &rd);
+	CHECK(rd.install == NULL);
+	CHECK_EQ_INT(rd.n_snap_chunks, 0);
+	CHECK_EQ_INT(rd.hs.commit, 3);
+	CHECK_EQ_INT(rd.n_committed, 3);
+	CHECK_EQ_INT(rd.n_msgs, 1);
+	CHECK(rd.msgs[0].flags & MC_RAFT_FLAG_LAST_CHUNK);
+	mc_raft_advance(tc_r(&c, 2), &rd);
+	CHECK_EQ_INT(tc_status(&c, 2).last_index, 5);
+	/* a mismatching one is installed and replaces the log */
+	m.snap.index = 4;
+	m.snap.term = 3;
+	m.flags = MC_RAFT_FLAG_LAST_CHUNK;
+	mc_raft_step(tc_r(&c, 2), &m);
+	mc_raft_ready(tc_r(&c, 2), &rd);
+	CHECK(rd.install != NULL);
+	CHECK_EQ_INT(rd.n_snap_chunks, 1);
+	mc_raft_advance(tc_r(&c, 2), &rd);
+	CHECK_EQ_INT(tc_status(&c, 2).last_index, 4);
+	CHECK_EQ_INT(tc_status(&c, 2).last_term, 3);
+	CHECK_EQ_INT(tc_status(&c, 2).snapshot_index, 4);
+	tc_free(&c);
+}
+
 /* A restarted node reloads snapshot + log and applies only what follows. */
 static void
 test_restart_after_snapshot(void)
@@ -463,6 +512,7 @@ int
 main(void)
 {
 	RUN(test_snapshot_catch_up);
+	RUN(test_snapshot_matching_log_kept);
 	RUN(test_restart_after_snapshot);
 	RUN(test_learner);
 	RUN(test_learner_snapshot);
