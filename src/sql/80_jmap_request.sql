@@ -116,7 +116,9 @@ END $$;
 
 -- Process an RFC 8620 Request; returns the Response (or a request-level
 -- problem object for notRequest / unknownCapability).  Each write method
--- is one command; with a request_id, a retry returns the first response.
+-- is one command; with a request_id, a retry returns the first response
+-- (a response with serverFail/serverPartialFail/serverUnavailable in it is
+-- not stored: its retry completes the calls that did not go through).
 CREATE FUNCTION mailcluster.jmap(request jsonb, request_id text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -129,6 +131,7 @@ DECLARE
     res jsonb;
     ctx jsonb;
     wrote boolean := false;
+    incomplete boolean := false;
     out jsonb;
     stored jsonb;
 BEGIN
@@ -171,6 +174,9 @@ BEGIN
             created := created || (res->'createdIds');
         END IF;
         wrote := wrote OR EXISTS (SELECT 1 FROM mailcluster._jmap_methods WHERE name = call->>0 AND writes);
+        -- a call that may not have completed must be retried, not replayed
+        incomplete := incomplete OR (res->>'name' = 'error' AND res->'args'->>'type'
+                                     IN ('serverPartialFail', 'serverUnavailable', 'serverFail'));
         responses := responses || jsonb_build_array(jsonb_build_array(res->>'name', res->'args', call->>2));
     END LOOP;
     out := jsonb_build_object('methodResponses', responses,
@@ -178,9 +184,14 @@ BEGIN
     IF request ? 'createdIds' THEN
         out := out || jsonb_build_object('createdIds', created);
     END IF;
-    IF request_id IS NOT NULL AND wrote THEN
-        PERFORM mailcluster._submit(jsonb_build_object('op', 'record_response', 'response', out),
-                                    'jmap:' || request_id);
+    IF request_id IS NOT NULL AND wrote AND NOT incomplete THEN
+        BEGIN
+            PERFORM mailcluster._submit(jsonb_build_object('op', 'record_response', 'response', out),
+                                        'jmap:' || request_id);
+        EXCEPTION WHEN SQLSTATE 'MC001' OR SQLSTATE 'MC003' THEN
+            -- the writes themselves are stored per call: a retry gives the same answers
+            NULL;
+        END;
     END IF;
     RETURN out;
 END $$;
