@@ -1,0 +1,124 @@
+# 025_raft_crash.pl — kill -9 of ALL three nodes at a random moment while
+# writes are running, then restart: every acknowledged write is there, on
+# every node (R32: log and hard state are durable before acks and votes
+# leave the node; SPEC §6).  Three rounds.  Gossip 23041-23043, RPC 23141-23143.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use POSIX ();
+
+my $key = 'tap-raft-secret-0123456789abcdef';
+my $base = 23041;
+
+# Node $id: gossip on $base+$id-1, RPC 100 above.
+sub make_node
+{
+	my ($id) = @_;
+	my $node = PostgreSQL::Test::Cluster->new("crash$id");
+	my $g = $base + $id - 1;
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $g
+mailcluster.rpc_port = @{[ $g + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_commit_timeout = 3000
+restart_after_crash = off
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(100_000);
+	}
+	return undef;
+}
+
+my @nodes = map { make_node($_) } 1 .. 3;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL AND array_length(voters, 1) = 3 FROM mailcluster.raft_status", 60),
+	'cluster formed');
+
+my @acked;
+my $seq = 0;
+for my $round (1 .. 3)
+{
+	ok(defined wait_for($_, "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 60),
+		"round $round: " . $_->name . ' knows a leader') for @nodes;
+	my @pids = map { $_->{_pid} } @nodes;
+	my $delay = 0.5 + rand(2.0);
+	my $child = fork();
+	if ($child == 0)
+	{
+		# the killer: all three postmasters at one random moment
+		usleep(int($delay * 1_000_000));
+		kill 'KILL', @pids;
+		POSIX::_exit(0);    # no END blocks: they would stop the nodes
+	}
+	my $t0 = time;
+	my $n_ok = 0;
+	while (time - $t0 < $delay + 3)
+	{
+		my $node = $nodes[ $seq % 3 ];    # writes on leader and followers alike
+		my $name = 'crash-' . $seq++;
+		my ($rc, $out) = $node->psql('postgres',
+			qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'c-$name')});
+		if ($rc == 0 && $out =~ /"id"/)
+		{
+			push @acked, $name;
+			$n_ok++;
+		}
+	}
+	waitpid($child, 0);
+	for my $pid (@pids)
+	{
+		for (1 .. 600) { last unless kill(0, $pid); usleep(100_000); }
+	}
+	ok($n_ok > 0, "round $round: $n_ok writes acknowledged before the kill at ${\ sprintf('%.2f', $delay)} s");
+	$_->{_pid} = undef for @nodes;    # as kill9 leaves it
+	$_->start for @nodes;
+}
+
+# every acknowledged write is on every node
+ok(defined wait_for($_, "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 60),
+	$_->name . ' knows a leader after the last restart') for @nodes;
+my $list = join(',', map { "'$_'" } @acked);
+my $n = scalar(@acked);
+for my $node (@nodes)
+{
+	ok(defined wait_for($node, "SELECT count(DISTINCT name) = $n FROM mailcluster.accounts WHERE name IN ($list)", 60),
+		$node->name . " has all $n acknowledged writes");
+}
+my $target = 0;
+for my $node (@nodes)
+{
+	my $a = $node->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+	$target = $a if $a > $target;
+}
+my %sums;
+for my $node (@nodes)
+{
+	$node->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 20000)");
+	$sums{ $node->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
+}
+is(scalar(keys %sums), 1, 'equal state_checksum after the crashes: ' . join(' | ', keys %sums));
+
+$_->stop for @nodes;
+done_testing();
