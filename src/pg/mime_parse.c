@@ -27,6 +27,7 @@ typedef struct PartList
 	int			cap;
 } PartList;
 
+/* Append node index v to the list. */
 static void
 plist_push(PartList *l, int v)
 {

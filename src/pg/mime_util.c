@@ -120,6 +120,7 @@ mime_tree_build(MimeTree *t, const char *data, size_t len)
 	tree_walk(t, g_mime_message_get_mime_part(t->msg), -1, &counter, 0);
 }
 
+/* Release the GMime message of a tree (the nodes are palloc'd). */
 void
 mime_tree_free(MimeTree *t)
 {
@@ -281,6 +282,7 @@ json_flatten(StringInfo buf, InternetAddressList *list, int n, int depth)
 	return n;
 }
 
+/* Addresses, groups flattened (see mime_util.h). */
 void
 mime_json_addresses(StringInfo buf, InternetAddressList *list)
 {
@@ -294,6 +296,7 @@ mime_json_addresses(StringInfo buf, InternetAddressList *list)
 	appendStringInfoChar(buf, ']');
 }
 
+/* GroupedAddresses: groups, and runs of plain addresses under name null. */
 void
 mime_json_grouped(StringInfo buf, InternetAddressList *list)
 {
@@ -345,6 +348,7 @@ mime_json_grouped(StringInfo buf, InternetAddressList *list)
 	appendStringInfoChar(buf, ']');
 }
 
+/* Message ids of a header value, without angle brackets, or null. */
 void
 mime_json_msgids(StringInfo buf, const char *value)
 {
@@ -375,6 +379,7 @@ mime_json_msgids(StringInfo buf, const char *value)
 		g_mime_references_free(refs);
 }
 
+/* RFC 3339 date with the original offset, or null. */
 void
 mime_json_date(StringInfo buf, GDateTime *dt)
 {
@@ -390,6 +395,7 @@ mime_json_date(StringInfo buf, GDateTime *dt)
 	g_free(s);
 }
 
+/* Text form of a raw header value (see mime_util.h). */
 char *
 mime_header_text(const char *raw)
 {

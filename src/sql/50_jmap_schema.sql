@@ -30,6 +30,7 @@ RETURNS text AS 'MODULE_PATHNAME', 'mc_header_encode' LANGUAGE C IMMUTABLE STRIC
 -- on; the trigger refuses DML while it is off.
 CREATE FUNCTION mailcluster._guard_active() RETURNS bool
 AS 'MODULE_PATHNAME', 'mc_jmap_guard_active' LANGUAGE C VOLATILE;
+-- Statement trigger of every replicated table: MC004 unless _apply is running.
 CREATE FUNCTION mailcluster._guard_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'mc_jmap_guard_trigger' LANGUAGE C;
 

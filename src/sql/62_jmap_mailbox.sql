@@ -23,6 +23,8 @@ LANGUAGE sql STABLE AS $$
       FROM full_obj;
 $$;
 
+-- Mailbox/get (RFC 8621 §2.1): ids (null = all, "#creation" ids resolved),
+-- properties; notFound for unknown ids.  Read only.
 CREATE FUNCTION mailcluster._m_mailbox_get(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -48,6 +50,7 @@ BEGIN
         'list', list, 'notFound', not_found));
 END $$;
 
+-- Mailbox/changes (RFC 8621 §2.2): the generic /changes, updatedProperties null.
 CREATE FUNCTION mailcluster._m_mailbox_changes(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('name', 'Mailbox/changes',
@@ -103,6 +106,8 @@ BEGIN
     RETURN '(' || array_to_string(parts, ' AND ') || ')';
 END $$;
 
+-- Mailbox/query (RFC 8621 §2.3): filter, sort (sortOrder, name), window,
+-- calculateTotal.  Read only.
 CREATE FUNCTION mailcluster._m_mailbox_query(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

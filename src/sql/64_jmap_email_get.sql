@@ -12,6 +12,7 @@ LANGUAGE sql IMMUTABLE AS $$
                  'textBody', 'htmlBody', 'attachments', 'headers', 'bodyStructure', 'header:*'];
 $$;
 
+-- The EmailBodyPart properties bodyProperties may name.
 CREATE FUNCTION mailcluster._body_props() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['partId', 'blobId', 'size', 'headers', 'name', 'type', 'charset', 'disposition',
@@ -190,6 +191,8 @@ BEGIN
     RETURN o;
 END $$;
 
+-- Email/get (RFC 8621 §4.2): ids (null = the 1000 newest), properties,
+-- bodyProperties, fetch*BodyValues, maxBodyValueBytes.  Read only.
 CREATE FUNCTION mailcluster._m_email_get(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -237,6 +240,7 @@ BEGIN
         'list', list, 'notFound', not_found));
 END $$;
 
+-- Email/changes (RFC 8621 §4.3): the generic /changes.
 CREATE FUNCTION mailcluster._m_email_changes(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('name', 'Email/changes', 'args', mailcluster._changes('Email', args));

@@ -128,6 +128,8 @@ BEGIN
     RETURN out || 'e.id COLLATE "C"';
 END $$;
 
+-- Email/query (RFC 8621 §4.4).  Without an anchor the window is done by
+-- OFFSET/LIMIT in the database; with one, over the whole sorted list.
 CREATE FUNCTION mailcluster._m_email_query(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

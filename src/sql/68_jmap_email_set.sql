@@ -127,6 +127,8 @@ BEGIN
                 THEN jsonb_build_object('data', encode(msg, 'base64')) ELSE '{}' END;
 END $$;
 
+-- Email/set (RFC 8621 §4.6): drafts built and parsed here (invalidProperties,
+-- blobNotFound, tooLarge found here), then one email_set command.
 CREATE FUNCTION mailcluster._m_email_set(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -171,6 +173,8 @@ BEGIN
     RETURN jsonb_build_object('name', 'Email/set', 'args', res - 'cids', 'createdIds', res->'cids');
 END $$;
 
+-- Email/import (RFC 8621 §4.8): blobs of the account read and parsed here
+-- (blobNotFound, tooLarge), then one email_import command.
 CREATE FUNCTION mailcluster._m_email_import(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE

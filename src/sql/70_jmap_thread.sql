@@ -1,6 +1,7 @@
 -- 70_jmap_thread.sql — Thread/get and Thread/changes (RFC 8621 §3).
 -- A thread's emailIds are its emails sorted by receivedAt, then id.
 
+-- Thread/get (RFC 8621 §3.1): ids (null = up to 1000 threads).  Read only.
 CREATE FUNCTION mailcluster._m_thread_get(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -29,6 +30,7 @@ BEGIN
         'list', list, 'notFound', not_found));
 END $$;
 
+-- Thread/changes (RFC 8621 §3.2): the generic /changes.
 CREATE FUNCTION mailcluster._m_thread_changes(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('name', 'Thread/changes', 'args', mailcluster._changes('Thread', args));
