@@ -229,6 +229,49 @@ test_refusals_end_candidacy(void)
 	tc_free(&c);
 }
 
+/* R4: votes granted in an older term are not counted. */
+static void
+test_old_term_votes_ignored(void)
+{
+	tc_cluster	c;
+	mc_raft_msg m;
+
+	tc_init_cfg(&c, 3, 3, no_prevote);
+	for (int round = 0; round < 2; round++)
+		for (int t = 0; t < 40; t++)
+		{
+			uint64_t	before = tc_status(&c, 1).term;
+
+			mc_raft_tick(tc_r(&c, 1));
+			if (tc_status(&c, 1).term != before)
+				break;
+		}
+	tc_settle(&c);
+	tc_drop_all(&c);
+	CHECK_EQ_INT(tc_role(&c, 1), MC_RAFT_CANDIDATE);
+	CHECK_EQ_INT(tc_status(&c, 1).term, 2);
+	memset(&m, 0, sizeof(m));
+	m.type = MC_RAFT_MSG_VOTE_RESP;
+	m.to = 1;
+	m.term = 1;					/* grants from the first campaign */
+	m.from = 2;
+	mc_raft_step(tc_r(&c, 1), &m);
+	m.from = 3;
+	mc_raft_step(tc_r(&c, 1), &m);
+	CHECK_EQ_INT(tc_role(&c, 1), MC_RAFT_CANDIDATE);
+	/* a pre-vote grant is no vote either */
+	m.type = MC_RAFT_MSG_PREVOTE_RESP;
+	m.term = 2;
+	mc_raft_step(tc_r(&c, 1), &m);
+	CHECK_EQ_INT(tc_role(&c, 1), MC_RAFT_CANDIDATE);
+	/* a grant of this term wins */
+	m.type = MC_RAFT_MSG_VOTE_RESP;
+	m.term = 2;
+	mc_raft_step(tc_r(&c, 1), &m);
+	CHECK_EQ_INT(tc_role(&c, 1), MC_RAFT_LEADER);
+	tc_free(&c);
+}
+
 /* R7: a candidate receiving an append of its own term becomes follower. */
 static void
 test_candidate_hears_leader(void)
@@ -532,6 +575,7 @@ main(void)
 	RUN(test_one_vote_per_term);
 	RUN(test_up_to_date_check);
 	RUN(test_refusals_end_candidacy);
+	RUN(test_old_term_votes_ignored);
 	RUN(test_candidate_hears_leader);
 	RUN(test_quorum_sizes);
 	RUN(test_dueling_candidates);
