@@ -28,6 +28,7 @@
 #include "raft_settings.h"
 #include "raft_shmem.h"
 #include "raft_worker.h"
+#include "snapshot_store.h"
 
 #define APPLY_BATCH 256			/* entries per transaction */
 
@@ -186,10 +187,17 @@ apply_batch_tx(void *arg)
 	if (b->last >= b->from)
 	{
 		args[0] = Int64GetDatum((int64) b->last);
-		ret = SPI_execute_with_args("UPDATE mailcluster._raft_applied SET applied_index = $1",
-									1, types, args, NULL, false, 0);
+		args[1] = Int64GetDatum((int64) (b->from - 1));
+		ret = SPI_execute_with_args("UPDATE mailcluster._raft_applied SET applied_index = $1"
+									" WHERE applied_index = $2",
+									2, types, args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "mailcluster: advancing applied_index failed");
+		/* a snapshot was installed meanwhile: this batch must not commit */
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("mailcluster: applied_index moved under the apply worker (snapshot installed); restarting")));
 	}
 }
 
@@ -234,6 +242,55 @@ publish_batch(ApplyBatch *b)
 	ConditionVariableBroadcast(&McRaft->reply_cv);
 }
 
+/* In a transaction: store a snapshot of the replicated tables. */
+static void
+take_snapshot_tx(void *arg)
+{
+	uint64	   *idx = arg;
+
+	*idx = mc_snapshot_take();
+}
+
+/*
+ * Take a snapshot when snapshot() asked for one, or when both
+ * snapshot_after_entries entries and snapshot_after_duration seconds have
+ * passed since the last one; hand its index to the raft worker.
+ */
+static void
+maybe_snapshot(uint64 applied, TimestampTz *last_snap)
+{
+	bool		requested;
+	uint64		snap_index;
+	int			entries = mc_raft_setting_int("mailcluster.snapshot_after_entries", 10000);
+	int			duration_s = mc_raft_setting_int("mailcluster.snapshot_after_duration", 1800);
+	uint64		idx = 0;
+	Latch	   *raft_latch;
+
+	LWLockAcquire(McRaft->lock, LW_SHARED);
+	requested = McRaft->snapshot_requested;
+	snap_index = Max(McRaft->snapshot_index, McRaft->snapshot_ready_index);
+	LWLockRelease(McRaft->lock);
+	if (!requested &&
+		(applied < snap_index + (uint64) Max(entries, 1) ||
+		 !TimestampDifferenceExceeds(*last_snap, GetCurrentTimestamp(), duration_s * 1000)))
+		return;
+	if (applied > snap_index)
+		mc_raft_in_transaction(take_snapshot_tx, &idx);
+	*last_snap = GetCurrentTimestamp();
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	McRaft->snapshot_requested = false;
+	if (idx > McRaft->snapshot_ready_index)
+	{
+		McRaft->snapshot_ready_index = idx;
+		McRaft->n_snapshots_taken++;
+	}
+	raft_latch = McRaft->raft_latch;
+	LWLockRelease(McRaft->lock);
+	if (raft_latch)
+		SetLatch(raft_latch);
+	ConditionVariableBroadcast(&McRaft->snapshot_cv);
+}
+
 /* Read the durable applied index (after a restart). */
 static void
 load_applied_tx(void *arg)
@@ -272,6 +329,7 @@ mc_apply_worker_main(Datum arg)
 	McRaftSettings set;
 	ApplyBatch *b;
 	uint64		applied = UINT64_MAX;
+	TimestampTz last_snap = GetCurrentTimestamp();
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -316,6 +374,9 @@ mc_apply_worker_main(Datum arg)
 
 		LWLockAcquire(McRaft->lock, LW_SHARED);
 		target = McRaft->commit_for_apply;
+		/* an installed snapshot moved the state machine forward */
+		if (applied != UINT64_MAX && McRaft->applied_index > applied)
+			applied = McRaft->applied_index;
 		LWLockRelease(McRaft->lock);
 
 		if (applied != UINT64_MAX && target > applied)
@@ -331,11 +392,14 @@ mc_apply_worker_main(Datum arg)
 			{
 				applied = b->last;
 				publish_batch(b);
+				maybe_snapshot(applied, &last_snap);
 				continue;		/* more may be waiting */
 			}
 			/* committed entries not visible yet: wait for the next wake-up */
 		}
 
+		if (applied != UINT64_MAX)
+			maybe_snapshot(applied, &last_snap);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 applied == UINT64_MAX ? 1000 : 5000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

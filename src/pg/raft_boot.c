@@ -71,6 +71,7 @@ boot_make_core(McRaftWorker *w, const McLogLoaded *ld)
 	if (cfg.heartbeat_ticks >= cfg.election_ticks)
 		cfg.heartbeat_ticks = Max(1, cfg.election_ticks / 2);
 	cfg.max_batch_bytes = Min((uint32) w->set.batch_max, 4u * 1024 * 1024);
+	w->chunk_max = Max(cfg.max_batch_bytes, 4096);
 	cfg.max_inflight = 64;
 	cfg.max_uncommitted_bytes = (uint64) 256 * 1024 * 1024;
 	cfg.pre_vote = true;

@@ -14,14 +14,26 @@
 #include "raft_shmem.h"
 #include "raft_worker.h"
 #include "rpc_net.h"
+#include "snapshot_store.h"
 
 /* In a transaction: steps 1-4 of the ready contract. */
 static void
 persist_tx(void *arg)
 {
 	mc_raft_batch *rd = arg;
-	bool		sync = rd->must_sync || rd->n_entries > 0 || rd->truncate_from != 0;
+	bool		sync = rd->must_sync || rd->n_entries > 0 || rd->truncate_from != 0 ||
+		rd->n_snap_chunks > 0;
 
+	size_t		i;
+
+	for (i = 0; i < rd->n_snap_chunks; i++)
+		mc_snapshot_stage_chunk(&rd->snap_chunks[i]);
+	if (rd->install != NULL)
+	{
+		mc_snapshot_install_staged(rd->install);
+		mc_logstore_save_snapshot(rd->install, true);
+		sync = true;
+	}
 	if (rd->truncate_from != 0)
 		mc_logstore_truncate(rd->truncate_from);
 	mc_logstore_append(rd->entries, rd->n_entries);
@@ -35,7 +47,8 @@ persist_tx(void *arg)
 static bool
 needs_persist(const mc_raft_batch *rd)
 {
-	return rd->truncate_from != 0 || rd->n_entries > 0 || rd->has_hard_state;
+	return rd->truncate_from != 0 || rd->n_entries > 0 || rd->has_hard_state ||
+		rd->n_snap_chunks > 0 || rd->install != NULL;
 }
 
 /* Hand the highest committed index to the apply worker and wake it. */
@@ -81,11 +94,66 @@ note_soft_state(McRaftWorker *w, const mc_raft_soft_state *soft)
 	w->last_leader = soft->leader;
 }
 
+/* After an installed snapshot: the state machine is at install->index. */
+static void
+note_installed(const mc_raft_snapshot_meta *m)
+{
+	Latch	   *apply_latch;
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (m->index > McRaft->applied_index)
+		McRaft->applied_index = m->index;
+	if (m->index > McRaft->commit_for_apply)
+		McRaft->commit_for_apply = m->index;
+	McRaft->snapshot_index = m->index;
+	McRaft->n_snapshots_installed++;
+	apply_latch = McRaft->apply_latch;
+	LWLockRelease(McRaft->lock);
+	ConditionVariableBroadcast(&McRaft->applied_cv);
+	if (apply_latch)
+		SetLatch(apply_latch);
+	ereport(LOG, (errmsg("mailcluster: installed a snapshot at index %llu",
+						 (unsigned long long) m->index)));
+}
+
+typedef struct ChunkArgs
+{
+	McRaftWorker *w;
+	mc_raft_snap_request *reqs;
+	size_t		n;
+} ChunkArgs;
+
+/* In a transaction: answer the leader's snapshot chunk requests. */
+static void
+answer_chunks_tx(void *arg)
+{
+	ChunkArgs  *a = arg;
+	uint32		max = Min(a->w->chunk_max, 1024 * 1024);
+	uint8	   *buf = palloc(max);
+	size_t		i;
+
+	for (i = 0; i < a->n; i++)
+	{
+		mc_raft_snap_request *q = &a->reqs[i];
+		uint32		len;
+		bool		last;
+
+		if (!mc_snapshot_read_chunk(q->meta.index, q->offset, buf, max, &len, &last))
+			continue;			/* replaced meanwhile: the core retries */
+		if (mc_raft_snapshot_chunk(a->w->core, q->to, q->meta.index, q->offset,
+								   buf, len, last) == MC_RAFT_OK)
+		{
+			LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+			McRaft->n_snapshot_chunks_sent++;
+			LWLockRelease(McRaft->lock);
+		}
+	}
+	pfree(buf);
+}
+
 /*
- * Run ready batches until the core has no more work.  Snapshot transfer
- * (snap_chunks, install, snap_requests) is not supported yet: such batches
- * are logged and skipped, and the log is never compacted, so no snapshot
- * is ever needed.
+ * Run ready batches until the core has no more work (at most 64 rounds per
+ * call, so the loop returns to its sockets and latch).
  */
 void
 mc_raft_process_ready(McRaftWorker *w)
@@ -96,13 +164,14 @@ mc_raft_process_ready(McRaftWorker *w)
 	{
 		mc_raft_batch rd;
 		size_t		i;
+		mc_raft_snapshot_meta installed;
+		bool		did_install;
+		ChunkArgs	chunks;
 
 		mc_raft_ready(w->core, &rd);
-
-		if (rd.install != NULL || rd.n_snap_chunks > 0)
-			ereport(WARNING,
-					(errmsg("mailcluster: received a Raft snapshot, which this build cannot install yet")));
-
+		did_install = rd.install != NULL;
+		if (did_install)
+			installed = *rd.install;
 		if (needs_persist(&rd))
 		{
 			mc_raft_in_transaction(persist_tx, &rd);
@@ -119,10 +188,29 @@ mc_raft_process_ready(McRaftWorker *w)
 
 		mc_raft_complete_reads(rd.reads, rd.n_reads);
 
+		if (did_install)
+			note_installed(&installed);
+
 		if (rd.soft_changed)
 			note_soft_state(w, &rd.soft);
 
+		/* copy the snapshot requests: they are answered after advance */
+		chunks.w = w;
+		chunks.n = rd.n_snap_requests;
+		chunks.reqs = NULL;
+		if (chunks.n > 0)
+		{
+			chunks.reqs = palloc(sizeof(mc_raft_snap_request) * chunks.n);
+			memcpy(chunks.reqs, rd.snap_requests, sizeof(mc_raft_snap_request) * chunks.n);
+		}
+
 		mc_raft_advance(w->core, &rd);
+
+		if (chunks.n > 0)
+		{
+			mc_raft_in_transaction(answer_chunks_tx, &chunks);
+			pfree(chunks.reqs);
+		}
 	}
 	if (w->rpc)
 		mc_rpc_flush_all(w, 0);

@@ -97,7 +97,10 @@ typedef struct McRaftShared
 	/* commit hand-off: raft worker -> apply worker */
 	uint64		commit_for_apply;	/* entries <= this are durable + committed */
 	uint64		applied_index;		/* apply worker: last applied (durable) */
-	uint64		snapshot_index;		/* last compaction point */
+	uint64		snapshot_index;		/* last compaction point (raft worker) */
+	uint64		snapshot_ready_index;	/* apply worker took a snapshot here */
+	bool		snapshot_requested;	/* snapshot() asks the apply worker */
+	ConditionVariable snapshot_cv;	/* snapshot_index moved */
 
 	/* counters for the metrics view (monotonic) */
 	uint64		n_proposals;
@@ -109,6 +112,9 @@ typedef struct McRaftShared
 	uint64		n_msgs_recv;
 	uint64		n_msgs_dropped;
 	uint64		n_persist;
+	uint64		n_snapshots_taken;
+	uint64		n_snapshots_installed;
+	uint64		n_snapshot_chunks_sent;
 
 	uint64		next_request_seq;	/* request ids handed to backends */
 	int			nslots;

@@ -12,6 +12,8 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "utils/timestamp.h"
 
 #include "raft_call.h"
@@ -159,7 +161,7 @@ mc_raft_metrics_sql(PG_FUNCTION_ARGS)
 	{
 		const char *name;
 		double		v;
-	}			m[16];
+	}			m[24];
 	int			n = 0;
 	int			i;
 
@@ -182,6 +184,10 @@ mc_raft_metrics_sql(PG_FUNCTION_ARGS)
 	m[n].name = "raft_messages_received_total"; m[n++].v = (double) McRaft->n_msgs_recv;
 	m[n].name = "raft_messages_dropped_total"; m[n++].v = (double) McRaft->n_msgs_dropped;
 	m[n].name = "raft_log_persists_total"; m[n++].v = (double) McRaft->n_persist;
+	m[n].name = "raft_snapshot_index"; m[n++].v = (double) McRaft->snapshot_index;
+	m[n].name = "raft_snapshots_taken_total"; m[n++].v = (double) McRaft->n_snapshots_taken;
+	m[n].name = "raft_snapshots_installed_total"; m[n++].v = (double) McRaft->n_snapshots_installed;
+	m[n].name = "raft_snapshot_chunks_sent_total"; m[n++].v = (double) McRaft->n_snapshot_chunks_sent;
 	LWLockRelease(McRaft->lock);
 	for (i = 0; i < n; i++)
 	{
@@ -269,15 +275,48 @@ mc_raft_transfer_leadership(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* snapshot() RETURNS bigint: not available in this build. */
+/*
+ * snapshot() RETURNS bigint: ask the apply worker for a snapshot at its
+ * applied index and wait (up to 10 x raft_commit_timeout) until the raft
+ * worker has compacted the log up to it.
+ */
 Datum
 mc_raft_snapshot_sql(PG_FUNCTION_ARGS)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("mailcluster: log compaction (snapshot()) is not implemented yet"),
-			 errdetail("The Raft log is kept in full in mailcluster._raft_log.")));
-	PG_RETURN_NULL();
+	uint64		target;
+	uint64		done = 0;
+	Latch	   *apply_latch;
+	TimestampTz deadline;
+
+	require_shmem();
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	target = McRaft->applied_index;
+	McRaft->snapshot_requested = true;
+	apply_latch = McRaft->apply_latch;
+	LWLockRelease(McRaft->lock);
+	if (apply_latch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_NO_LEADER),
+				 errmsg("mailcluster: the apply worker is not running")));
+	SetLatch(apply_latch);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 10 * mc_raft_commit_timeout());
+	ConditionVariablePrepareToSleep(&McRaft->snapshot_cv);
+	for (;;)
+	{
+		LWLockAcquire(McRaft->lock, LW_SHARED);
+		done = McRaft->snapshot_index;
+		LWLockRelease(McRaft->lock);
+		if (done >= target || GetCurrentTimestamp() >= deadline)
+			break;
+		(void) ConditionVariableTimedSleep(&McRaft->snapshot_cv, 100, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	if (done < target)
+		ereport(ERROR,
+				(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
+				 errmsg("mailcluster: no snapshot at index %llu was completed in time",
+						(unsigned long long) target)));
+	PG_RETURN_INT64((int64) done);
 }
 
 /* read_barrier(timeout_ms int) RETURNS bigint */

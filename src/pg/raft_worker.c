@@ -196,6 +196,7 @@ mc_raft_worker_main(Datum arg)
 		if (w->core)
 		{
 			mc_raft_take_requests(w);
+			mc_raft_maybe_compact(w);
 			if (w->rpc)
 				mc_rpc_membership_tick(w);
 			mc_raft_process_ready(w);

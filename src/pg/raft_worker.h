@@ -29,6 +29,7 @@ typedef struct McRaftWorker
 	uint32		last_leader;
 	struct McRpc *rpc;			/* NULL when standalone */
 	MemoryContext mcxt;			/* long-lived worker memory */
+	uint32		chunk_max;		/* snapshot chunk bytes (core's max batch) */
 } McRaftWorker;
 
 /* Entry point registered for the "mailcluster raft" worker. */
@@ -62,6 +63,9 @@ extern void mc_raft_complete_reads(const mc_raft_read_state *reads, size_t n);
 
 /* Fail every waiting request with err (shutdown, lost leadership, ...). */
 extern void mc_raft_fail_all_requests(int err);
+
+/* Compact the log when the apply worker has taken a newer snapshot. */
+extern void mc_raft_maybe_compact(McRaftWorker *w);
 
 /* Copy the core's status into shared memory for the views. */
 extern void mc_raft_publish_status(McRaftWorker *w);

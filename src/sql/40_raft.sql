@@ -155,3 +155,67 @@ BEGIN
     RETURN;
 END
 $$;
+
+-- ---- snapshots ---------------------------------------------------------------
+
+-- The latest snapshot of the replicated state: its index and its bytes
+-- (what _raft_snapshot_dump() produced).  A leader streams it in chunks to
+-- followers behind its compaction point.
+CREATE TABLE mailcluster._raft_snapshot (
+    one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+    idx   bigint  NOT NULL,
+    data  bytea   NOT NULL
+);
+
+-- Chunks of a snapshot being received, by byte offset.
+CREATE TABLE mailcluster._raft_snap_staging (
+    off   bigint PRIMARY KEY,
+    data  bytea  NOT NULL
+);
+REVOKE ALL ON mailcluster._raft_snapshot, mailcluster._raft_snap_staging FROM PUBLIC;
+
+-- A consistent copy of every replicated table at the applied index, in one
+-- snapshot (STABLE): {"applied": n, "tables": {"name": [rows as json]}}.
+CREATE FUNCTION mailcluster._raft_snapshot_dump(OUT idx bigint, OUT data bytea)
+RETURNS record
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    t name;
+    rows jsonb;
+    tables jsonb := '{}';
+BEGIN
+    SELECT a.applied_index INTO idx FROM mailcluster._raft_applied a;
+    FOR t IN SELECT * FROM mailcluster._replicated_tables() LOOP
+        EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(r)), ''[]'') FROM mailcluster.%I r', t)
+            INTO rows;
+        tables := tables || jsonb_build_object(t, rows);
+    END LOOP;
+    data := convert_to(jsonb_build_object('applied', idx, 'tables', tables)::text, 'UTF8');
+END
+$$;
+
+-- Replace every replicated table with the contents of a snapshot and set
+-- applied_index to idx, in the caller's transaction.  Triggers (the MC004
+-- guard, foreign keys) are off meanwhile: the snapshot is a consistent copy.
+CREATE FUNCTION mailcluster._raft_snapshot_load(snap bytea, idx bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    doc jsonb := convert_from(snap, 'UTF8')::jsonb;
+    t name;
+BEGIN
+    PERFORM set_config('session_replication_role', 'replica', true);
+    FOR t IN SELECT * FROM mailcluster._replicated_tables() LOOP
+        EXECUTE format('DELETE FROM mailcluster.%I', t);
+        IF doc->'tables' ? t THEN
+            EXECUTE format('INSERT INTO mailcluster.%I SELECT * FROM jsonb_populate_recordset(NULL::mailcluster.%I, $1)', t, t)
+                USING doc->'tables'->t;
+        END IF;
+    END LOOP;
+    UPDATE mailcluster._raft_applied SET applied_index = idx;
+    PERFORM set_config('session_replication_role', 'origin', true);
+END
+$$;
+REVOKE ALL ON FUNCTION mailcluster._raft_snapshot_dump(), mailcluster._raft_snapshot_load(bytea, bigint) FROM PUBLIC;
