@@ -35,6 +35,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies here: rebuild every object when any
+# header changes, so a changed struct never links against stale objects.
+$(OBJS): $(wildcard src/core/*.h src/pg/*.h)
+
 sql/mailcluster--0.1.sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 

@@ -83,6 +83,9 @@ open(my $fh, '>', $file) or die "open $file: $!";
 print $fh "garbage";
 close($fh);
 $nodes[2]->start;
+# the worker starts just after the server accepts connections: poll the log
+$t0 = time;
+usleep(100_000) while !$nodes[2]->log_contains('ignoring damaged member file') && time - $t0 < 10;
 ok($nodes[2]->log_contains('ignoring damaged member file'), 'a damaged member file is reported and ignored');
 is($nodes[2]->safe_psql('postgres', "SELECT state FROM mailcluster.members WHERE is_self"),
 	'alive', 'node 3 runs with a damaged member file');
