@@ -28,6 +28,13 @@ else
 	as_user() { "$@"; }
 fi
 
+# The suites test the *installed* library: say so if it is not this tree's
+# build (someone else may have installed theirs on a shared machine).
+installed="$(pg_config --pkglibdir)/mailcluster.so"
+if [ -f "$src/mailcluster.so" ] && ! cmp -s "$src/mailcluster.so" "$installed"; then
+	echo "WARNING: $installed is not the build in $src (run make install there first)" >&2
+fi
+
 scratch=$(mktemp -d /tmp/mailcluster-pgtest.XXXXXX) || exit 1
 # Only sources travel: no VCS data, build outputs or old test results.
 tar -C "$src" --exclude=.git --exclude=build --exclude=tmp_check \
@@ -68,6 +75,9 @@ for suite in $suites; do
 	esac
 done
 
+if [ -f "$src/mailcluster.so" ] && ! cmp -s "$src/mailcluster.so" "$installed"; then
+	echo "WARNING: $installed changed while the suites ran (another install?)" >&2
+fi
 if [ "${MC_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
 	echo "scratch directory kept: $scratch"
 else
