@@ -55,7 +55,8 @@ typedef struct mc_raft_config
 	uint64_t	seed;			/* PRNG seed for election timeouts */
 	uint64_t	applied;		/* host's state machine already holds entries
 								 * up to here (>= snapshot index); committed
-								 * entries after it are handed out again */
+								 * entries after it are handed out again; the
+								 * commit index is raised to it if lower */
 } mc_raft_config;
 
 /* A membership configuration: voters and learners, disjoint, unsorted. */

@@ -145,11 +145,18 @@ mc_raft_create(const mc_raft_config *cfg, const mc_raft_hard_state *hs,
 		r->log.committed = r->log.snap_index;
 	if (r->log.committed > last)
 		r->log.committed = last;
+	/*
+	 * The host's state machine may be ahead of the persisted commit index
+	 * (it applied, then crashed before the hard state reached disk): what
+	 * it applied was committed, so the commit index follows it.
+	 */
 	r->log.applied = cfg->applied;
 	if (r->log.applied < r->log.snap_index)
 		r->log.applied = r->log.snap_index;
+	if (r->log.applied > last)
+		r->log.applied = last;
 	if (r->log.applied > r->log.committed)
-		r->log.applied = r->log.committed;
+		r->log.committed = r->log.applied;
 	mc_raft_conf_recompute(r);
 
 	mc_raft_become_follower(r, r->term, MC_RAFT_NONE);
