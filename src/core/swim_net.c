@@ -245,11 +245,13 @@ mc_swim_receive(mc_swim *s, uint64_t now_ms, const mc_swim_addr *from,
 			mc_phi_heartbeat(&sn->phi, now_ms);
 		}
 	}
-	else if (m.type != MC_SWIM_MSG_PUSH_PULL && now_ms >= s->next_unknown_pp)
+	if ((sn == NULL || sn->state == MC_SWIM_DEAD || sn->state == MC_SWIM_LEFT) &&
+		m.type != MC_SWIM_MSG_PUSH_PULL && now_ms >= s->next_unknown_pp)
 	{
 		/*
-		 * A member we do not know talks to us (its alive record never
-		 * reached us): exchange full state with it, at most once a period.
+		 * A member we do not know, or hold dead or left, talks to us: its
+		 * alive record has not reached us (a join, a restart, a healed
+		 * partition).  Exchange full state with it, at most once a period.
 		 */
 		s->next_unknown_pp = now_ms + s->cfg.probe_interval_ms;
 		mc_swim_push_pull(s, from, MC_SWIM_F_WANT_REPLY);

@@ -323,6 +323,15 @@ ssim_restart(ssim_world *w, int id)
 	w->deadline[id] = mc_swim_next_deadline(w->node[id]);
 }
 
+void
+ssim_restart_import(ssim_world *w, int id, const uint8_t *buf, size_t len)
+{
+	ssim_restart(w, id);
+	if (mc_swim_import(w->node[id], w->now, buf, len) < 0)
+		abort();
+	w->deadline[id] = mc_swim_next_deadline(w->node[id]);
+}
+
 bool
 ssim_up(const ssim_world *w, int id)
 {

@@ -8,6 +8,7 @@
 #define SSIM_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "swim.h"
@@ -61,6 +62,9 @@ void		ssim_flush(ssim_world *w, int id);
 void		ssim_crash(ssim_world *w, int id);
 void		ssim_restart(ssim_world *w, int id);
 bool		ssim_up(const ssim_world *w, int id);
+
+/* Restart node id and import a member list it exported before (disk). */
+void		ssim_restart_import(ssim_world *w, int id, const uint8_t *buf, size_t len);
 
 /* Put node id in partition group g (0 = the default group); heal all. */
 void		ssim_set_side(ssim_world *w, int id, int g);

@@ -4,7 +4,9 @@
  * partitions and crashes.  Per seed, one small-cluster scenario (5..16
  * nodes, chosen by seed % 3):
  *   0  join from seeds; crash a node: all see it dead within the bound;
- *      restart it: all see it alive again (G5/G6 refutation path)
+ *      restart it: all see it alive again (G5/G6 refutation path).  On even
+ *      seeds the seeds crash too and the node restarts from its exported
+ *      member list (kept on disk by the driver) and must rejoin anyway.
  *   1  partition A|B: each side marks the other dead (within
  *      PARTITION_BOUND_MS(n)) while each side sees its own side all alive
  *      (within SIDE_REPAIR_MS of the split); heal: views converge (G10)
@@ -28,6 +30,7 @@
 #define CRASH_BOUND_SMALL_MS	90000
 #define CRASH_BOUND_100_MS		60000
 #define REJOIN_BOUND_MS			60000
+#define REJOIN_DISK_BOUND_MS	30000	/* restart from the member file, seeds down */
 /*
  * A minority whose probes mostly fail raises its local-health score to the
  * maximum (Lifeguard), stretching its probe period to 8 s: one full pass
@@ -144,6 +147,48 @@ scenario_crash(uint64_t seed)
 	t = wait_converged(w, REJOIN_BOUND_MS);
 	if (!converged(w))
 		violation(seed, "crash: restarted node %d not alive everywhere after %llu ms",
+				  victim, (unsigned long long) t);
+	if (t > worst_rejoin)
+		worst_rejoin = t;
+	ssim_destroy(w);
+}
+
+/*
+ * Scenario 0, even seeds: the member list kept on disk lets a restarted
+ * node rejoin while every seed is down.
+ */
+static void
+scenario_restart_seeds_down(uint64_t seed)
+{
+	ssim_opts	o;
+	ssim_world *w;
+	int			victim;
+	uint8_t    *buf;
+	size_t		len;
+	uint64_t	t;
+
+	ssim_opts_default(&o, small_n(seed) < 7 ? 7 : small_n(seed), seed);
+	w = ssim_create(&o);
+	(void) wait_converged(w, JOIN_BOUND_MS);
+	if (!converged(w))
+		violation(seed, "restart: no convergence after join");
+	ssim_run_until(w, w->now + 5000);
+	victim = o.nseeds + 1 + (int) ssim_rand_below(w, (uint32_t) (o.n - o.nseeds));
+	len = mc_swim_export(w->node[victim], NULL, 0);
+	buf = malloc(len);
+	if (buf == NULL || mc_swim_export(w->node[victim], buf, len) != len)
+		abort();
+	ssim_crash(w, victim);
+	for (int i = 1; i <= o.nseeds; i++)
+		ssim_crash(w, i);
+	(void) wait_all_see(w, victim, MC_SWIM_DEAD, CRASH_BOUND_SMALL_MS);
+	if (!all_see(w, victim, MC_SWIM_DEAD))
+		violation(seed, "restart: node %d not dead everywhere", victim);
+	ssim_restart_import(w, victim, buf, len);
+	free(buf);
+	t = wait_converged(w, REJOIN_DISK_BOUND_MS);
+	if (!converged(w))
+		violation(seed, "restart: node %d did not rejoin with its seeds down (%llu ms)",
 				  victim, (unsigned long long) t);
 	if (t > worst_rejoin)
 		worst_rejoin = t;
@@ -357,7 +402,10 @@ main(int argc, char **argv)
 		switch (s % 3)
 		{
 			case 0:
-				scenario_crash(s);
+				if (s % 2 == 0)
+					scenario_restart_seeds_down(s);
+				else
+					scenario_crash(s);
 				break;
 			case 1:
 				scenario_partition(s);
