@@ -78,9 +78,13 @@ for my $round (1 .. 3)
 	{
 		my $node = $nodes[ $seq % 3 ];    # writes on leader and followers alike
 		my $name = 'crash-' . $seq++;
-		my ($rc, $out) = $node->psql('postgres',
-			qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'c-$name')});
-		if ($rc == 0 && $out =~ /"id"/)
+		# psql may die with the server (broken pipe): that write is not acknowledged
+		my ($rc, $out) = (1, '');
+		eval {
+			($rc, $out) = $node->psql('postgres',
+				qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'c-$name')});
+		};
+		if (!$@ && $rc == 0 && $out =~ /"id"/)
 		{
 			push @acked, $name;
 			$n_ok++;
