@@ -183,6 +183,8 @@ mc_raft_worker_main(Datum arg)
 				w->set.snapshot_after_entries = ns.snapshot_after_entries;
 				w->set.snapshot_after_duration_s = ns.snapshot_after_duration_s;
 			}
+			if (w->rpc)
+				mc_rpc_reload_keys(w);
 		}
 
 		if (w->core == NULL)

@@ -178,6 +178,26 @@ mc_rpc_start(McRaftWorker *w)
 						 w->set.bind_addr, w->set.rpc_port)));
 }
 
+/* See rpc_net.h: new connections use the reloaded ring, old ones keep theirs. */
+void
+mc_rpc_reload_keys(McRaftWorker *w)
+{
+	mc_keyring	kr;
+	char		err[256];
+
+	if (w->rpc == NULL)
+		return;
+	if (!mc_keys_load(&kr, err, sizeof(err)))
+	{
+		ereport(WARNING,
+				(errmsg("mailcluster: keeping the previous Raft RPC keys: %s", err)));
+		return;
+	}
+	mc_crypto_keyring_clear(&w->rpc->kr);
+	w->rpc->kr = kr;
+	mc_crypto_keyring_clear(&kr);
+}
+
 /* Back-off record for a peer (created on demand). */
 static McBackoff *
 backoff_of(McRpc *rpc, uint32 id)

@@ -45,6 +45,9 @@ extern void mc_rpc_send_msg(McRaftWorker *w, const mc_raft_msg *m);
 extern void mc_rpc_send_frame(McRaftWorker *w, uint32 to, uint8 kind,
 							  const uint8 *body, size_t len);
 
+/* Reload the keyring after SIGHUP (key rotation). */
+extern void mc_rpc_reload_keys(McRaftWorker *w);
+
 /* Write pending output on every connection, waiting up to wait_ms. */
 extern void mc_rpc_flush_all(McRaftWorker *w, int wait_ms);
 

@@ -157,6 +157,16 @@ for my $n (@nodes)
 		'2', $n->name . ' applied both writes');
 }
 
+# R23: a read index requested on a follower comes from the leader and covers
+# every write acknowledged before it
+my $last_write = $L->safe_psql('postgres',
+	q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"before-read"}', 'w-3')});
+my $commit = $L->safe_psql('postgres', 'SELECT commit_index FROM mailcluster.raft_status');
+my $ri = $F->safe_psql('postgres', 'SELECT mailcluster.read_barrier(5000)');
+ok($ri >= $commit, "read_barrier on a follower ($ri) >= the leader's commit index ($commit)");
+is($F->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'before-read'"),
+	'1', 'after read_barrier the follower has applied the acknowledged write');
+
 # kill -9 of the leader: a new leader among the two others
 my $old_pid = $L->{_pid};
 my $t_kill = time;
@@ -186,7 +196,7 @@ for my $n (@rest)
 
 # the old leader restarts and catches up
 $L->start;
-ok(defined wait_for($L, "SELECT count(*) = 4 FROM mailcluster.accounts WHERE name LIKE 'on-%' OR name LIKE 'after-%'", 60),
+ok(defined wait_for($L, "SELECT count(*) = 5 FROM mailcluster.accounts WHERE name LIKE 'on-%' OR name LIKE 'after-%' OR name = 'before-read'", 60),
 	'the restarted old leader caught up');
 $sum = converged(\@nodes, 30);
 ok($sum, "equal state_checksum on all three after the restart: $sum");
