@@ -103,22 +103,35 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 		SetLatch(worker);
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	ConditionVariablePrepareToSleep(&McRaft->reply_cv);
-	for (;;)
+	PG_TRY();
 	{
-		long		left;
+		ConditionVariablePrepareToSleep(&McRaft->reply_cv);
+		for (;;)
+		{
+			long		left;
 
-		LWLockAcquire(McRaft->lock, LW_SHARED);
-		done = (s->state == MC_SLOT_DONE);
-		LWLockRelease(McRaft->lock);
-		if (done)
-			break;
-		left = ms_left(deadline);
-		if (left <= 0)
-			break;
-		(void) ConditionVariableTimedSleep(&McRaft->reply_cv, left, PG_WAIT_EXTENSION);
+			LWLockAcquire(McRaft->lock, LW_SHARED);
+			done = (s->state == MC_SLOT_DONE);
+			LWLockRelease(McRaft->lock);
+			if (done)
+				break;
+			left = ms_left(deadline);
+			if (left <= 0)
+				break;
+			(void) ConditionVariableTimedSleep(&McRaft->reply_cv, left, PG_WAIT_EXTENSION);
+		}
+		ConditionVariableCancelSleep();
 	}
-	ConditionVariableCancelSleep();
+	PG_CATCH();
+	{
+		/* cancelled: a request the worker has not taken yet is withdrawn */
+		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+		s->state = MC_SLOT_FREE;
+		s->dsm = DSM_HANDLE_INVALID;
+		LWLockRelease(McRaft->lock);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	done = (s->state == MC_SLOT_DONE);

@@ -48,6 +48,8 @@ CREATE FUNCTION mailcluster._raft_submit(cmd jsonb, request_id text DEFAULT NULL
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mc_raft_submit'
 LANGUAGE C VOLATILE;
+-- Only the JMAP entry points (SECURITY DEFINER) and superusers write.
+REVOKE ALL ON FUNCTION mailcluster._raft_submit(jsonb, text) FROM PUBLIC;
 
 -- ---- status ----------------------------------------------------------------
 
