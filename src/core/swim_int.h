@@ -168,6 +168,7 @@ struct mc_swim
 	uint64_t	next_join_at;
 	uint32_t	join_backoff_ms;
 	bool		synced;
+	bool		alone;			/* saw no one alive at the last join check */
 	uint64_t	next_unknown_pp;	/* rate limit: push-pull with unknown senders */
 
 	/* piggyback queue */

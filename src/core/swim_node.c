@@ -118,6 +118,7 @@ mc_swim_create(const mc_swim_config *cfg, uint64_t now_ms)
 	s->next_join_at = now_ms;
 	s->join_backoff_ms = cfg->probe_interval_ms;
 	s->synced = (cfg->nseeds == 0);
+	s->alone = true;
 	return s;
 }
 
@@ -146,6 +147,15 @@ join_tick(mc_swim *s, uint64_t now)
 	int			i,
 				tries;
 
+	if (s->nalive > 0)
+		s->alone = false;
+	else if (!s->alone)
+	{
+		/* everyone else just went away: start over at a fast pace */
+		s->alone = true;
+		s->join_backoff_ms = s->cfg.probe_interval_ms;
+		s->next_join_at = now;
+	}
 	if (now < s->next_join_at)
 		return;
 	if (s->nalive > 0 && s->synced)

@@ -621,10 +621,16 @@ test_g5_refute(void)
 	gossip(a, 30, 3, &r, 1);
 	CHECK_EQ_INT(inc_of(a, 1), 8);
 	CHECK(state_of(a, 1) == MC_SWIM_ALIVE);
-	/* an older suspicion changes nothing */
+	/* an older suspicion changes nothing, but our alive record is re-gossiped */
+	for (int i = 0; i < 20; i++)
+		inject(a, 35, 3, MC_SWIM_MSG_PING, (uint32_t) (50 + i), 1, 0, NULL, 0);
+	drain(a);
 	mk_rec(&r, 1, MC_SWIM_SUSPECT, 3, 3);
 	gossip(a, 40, 3, &r, 1);
 	CHECK_EQ_INT(inc_of(a, 1), 8);
+	inject(a, 45, 3, MC_SWIM_MSG_PING, 99, 1, 0, NULL, 0);
+	drain(a);
+	CHECK_EQ_INT(count_about(1, MC_SWIM_ALIVE), 1);
 	mc_swim_destroy(a);
 
 	/* the observer's side: suspect at 0, then alive at 1 clears it */
@@ -989,6 +995,92 @@ test_unknown_sender_push_pull(void)
 	mc_swim_destroy(a);
 }
 
+/*
+ * Join: push-pull with every seed but ourselves at once, then with a
+ * doubling interval until a reply arrives; alone again later, start over.
+ */
+static void
+test_join_seeds(void)
+{
+	mc_swim_config cfg;
+	mc_swim    *s;
+	uint64_t	now = 0;
+	uint64_t	at[8];
+	int			nat = 0;
+
+	mc_swim_config_default(&cfg);
+	cfg.self.node_id = 1;
+	addr_of(1, &cfg.self.addr);
+	cfg.nseeds = 2;
+	addr_of(1, &cfg.seeds[0]);	/* ourselves: skipped */
+	addr_of(2, &cfg.seeds[1]);
+	s = mc_swim_create(&cfg, 0);
+	while (now < 16000)
+	{
+		mc_swim_tick(s, now);
+		drain(s);
+		for (int i = 0; i < nout; i++)
+		{
+			CHECK(id_of(&out[i].to) != 1);
+			if (out[i].m.type == MC_SWIM_MSG_PUSH_PULL && id_of(&out[i].to) == 2 &&
+				(out[i].m.flags & MC_SWIM_F_WANT_REPLY) && nat < 8)
+				at[nat++] = now;
+		}
+		now += 10;
+	}
+	/* 0, 1, 3, 7, 15 s: the interval doubles */
+	CHECK_EQ_INT(nat, 5);
+	CHECK_EQ_INT(at[0], 0);
+	CHECK_EQ_INT(at[1], 1000);
+	CHECK_EQ_INT(at[2], 3000);
+	CHECK_EQ_INT(at[3], 7000);
+	/* a reply: synced; with a member alive, no more seed push-pulls */
+	{
+		mc_swim_rec r[2];
+
+		mk_rec(&r[0], 2, MC_SWIM_ALIVE, 0, 2);
+		mk_rec(&r[1], 1, MC_SWIM_ALIVE, 0, 1);
+		inject(s, now, 2, MC_SWIM_MSG_PUSH_PULL, 0, 0, MC_SWIM_F_IS_REPLY, r, 2);
+	}
+	CHECK(state_of(s, 2) == MC_SWIM_ALIVE);
+	nat = 0;
+	/* (until 20 s: the periodic push-pull is due at 30 s) */
+	for (; now < 20000; now += 10)
+	{
+		mc_swim_tick(s, now);
+		drain(s);
+		for (int i = 0; i < nout; i++)
+			if (out[i].m.type == MC_SWIM_MSG_PING && id_of(&out[i].to) == 2)
+				inject(s, now, 2, MC_SWIM_MSG_ACK, out[i].m.seq, 0, 0, NULL, 0);
+			else if (out[i].m.type == MC_SWIM_MSG_PUSH_PULL &&
+					 (out[i].m.flags & MC_SWIM_F_WANT_REPLY))
+				nat++;
+	}
+	CHECK_EQ_INT(nat, 0);
+	/* node 2 dies: once alone, the seeds are asked again within a second */
+	{
+		mc_swim_rec r;
+		uint64_t	dead_at = 0,
+					first_pp = 0;
+
+		mk_rec(&r, 2, MC_SWIM_DEAD, 0, 3);
+		gossip(s, now, 3, &r, 1);
+		CHECK(state_of(s, 2) == MC_SWIM_DEAD);
+		dead_at = now;
+		for (uint64_t end = now + 5000; now < end && !first_pp; now += 10)
+		{
+			mc_swim_tick(s, now);
+			drain(s);
+			for (int i = 0; i < nout; i++)
+				if (out[i].m.type == MC_SWIM_MSG_PUSH_PULL && id_of(&out[i].to) == 2 &&
+					(out[i].m.flags & MC_SWIM_F_WANT_REPLY))
+					first_pp = now;
+		}
+		CHECK(first_pp != 0 && first_pp - dead_at <= 1000);
+	}
+	mc_swim_destroy(s);
+}
+
 /* A probe of a suspect carries the suspicion, so the suspect can refute. */
 static void
 test_probe_of_suspect_carries_suspicion(void)
@@ -1079,6 +1171,7 @@ main(void)
 	RUN(test_g9_push_pull_split);
 	RUN(test_g12_phi_combined);
 	RUN(test_unknown_sender_push_pull);
+	RUN(test_join_seeds);
 	RUN(test_probe_of_suspect_carries_suspicion);
 	return tu_finish("swim");
 }
