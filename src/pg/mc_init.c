@@ -68,13 +68,24 @@ _PG_init(void)
 
 	if (mc_clustered())
 	{
-		if (!mc_gossip_port_available(mc_bind_addr, mc_bind_port))
-			ereport(FATAL,
-					(errcode_for_socket_access(),
-					 errmsg("mailcluster: could not bind the gossip UDP socket to %s port %d: %m",
-							mc_bind_addr, mc_bind_port),
-					 errhint("Check mailcluster.bind_addr (an address of this host) and mailcluster.bind_port "
-							 "(not used by another server).")));
+		/*
+		 * After a kill -9 the old gossip worker may hold the port for a
+		 * moment longer (it exits when it sees its postmaster gone): give
+		 * it up to 5 s before refusing to start.
+		 */
+		for (int tries = 1;; tries++)
+		{
+			if (mc_gossip_port_available(mc_bind_addr, mc_bind_port))
+				break;
+			if (errno != EADDRINUSE || tries >= 50)
+				ereport(FATAL,
+						(errcode_for_socket_access(),
+						 errmsg("mailcluster: could not bind the gossip UDP socket to %s port %d: %m",
+								mc_bind_addr, mc_bind_port),
+						 errhint("Check mailcluster.bind_addr (an address of this host) and mailcluster.bind_port "
+								 "(not used by another server).")));
+			pg_usleep(100000L);
+		}
 		register_gossip_worker();
 	}
 	else
