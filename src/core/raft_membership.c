@@ -65,6 +65,17 @@ leader_change(mc_raft *r, uint8_t op, uint32_t node, uint64_t *index)
 	/* R26: one change at a time — the previous one must be applied */
 	if (r->conf_index > r->log.applied)
 		return MC_RAFT_ERR_CONF_PENDING;
+
+	/*
+	 * And a new leader must first commit an entry of its own term (its
+	 * no-op).  Without this, single-server changes are unsafe across leader
+	 * changes: an uncommitted change of a deposed leader and a new change
+	 * of its successor can both derive from the same old configuration and
+	 * have disjoint majorities (the bug Ongaro reported on raft-dev in
+	 * 2015; found here by the simulator, seed 5237 with 5 nodes).
+	 */
+	if (!mc_raft_committed_in_term(r))
+		return MC_RAFT_ERR_CONF_PENDING;
 	rc = mc_raft_conf_apply(&r->conf, op, node, &nc);
 	if (rc != MC_RAFT_OK)
 		return rc;

@@ -264,6 +264,40 @@ test_one_change_at_a_time(void)
 	tc_free(&c);
 }
 
+/* R26: a new leader takes no membership change before it has committed an
+ * entry of its own term (single-server change safety). */
+static void
+test_change_waits_for_term_commit(void)
+{
+	tc_cluster	c;
+
+	tc_init_cfg(&c, 4, 3, NULL);
+	for (int t = 0; t < 40 && tc_role(&c, 1) != MC_RAFT_LEADER; t++)
+	{
+		mc_raft_tick(tc_r(&c, 1));
+		tc_settle(&c);
+		for (size_t k = 0; k < c.nq;)
+			if (c.q[k].type != MC_RAFT_MSG_APPEND_REQ)
+			{
+				tc_deliver_at(&c, k);
+				tc_settle(&c);
+				k = 0;
+			}
+			else
+				k++;
+	}
+	CHECK_EQ_INT(tc_role(&c, 1), MC_RAFT_LEADER);
+	tc_drop_all(&c);
+	CHECK_EQ_INT(tc_status(&c, 1).commit, 0);
+	CHECK_EQ_INT(mc_raft_propose_conf_change(tc_r(&c, 1), MC_RAFT_CC_ADD_LEARNER, 4, NULL),
+				 MC_RAFT_ERR_CONF_PENDING);
+	tc_tick_all(&c, 2);			/* the no-op commits */
+	CHECK_EQ_INT(tc_status(&c, 1).commit, 1);
+	CHECK_EQ_INT(mc_raft_propose_conf_change(tc_r(&c, 1), MC_RAFT_CC_ADD_LEARNER, 4, NULL),
+				 MC_RAFT_OK);
+	tc_free(&c);
+}
+
 /* R27: removing a node lets pending entries commit with the smaller
  * quorum; a leader that removes itself steps down after the commit. */
 static void
@@ -517,6 +551,7 @@ main(void)
 	RUN(test_learner);
 	RUN(test_learner_snapshot);
 	RUN(test_one_change_at_a_time);
+	RUN(test_change_waits_for_term_commit);
 	RUN(test_removal);
 	RUN(test_read_index);
 	RUN(test_read_waits_for_term_commit);
