@@ -373,6 +373,20 @@ SELECT count(*) AS blobs FROM mailcluster.blobs;
 SELECT mailcluster.blob_download('Ac', 'B' || encode(sha256('scratch'), 'hex'));
 SELECT length(mailcluster.blob_download('Ab', r->>'blobId')) AS still_there FROM up WHERE name = 'alternative';
 
+-- purge_run: the role holders propose the purges (this node holds what it holds now)
+SELECT mailcluster.blob_upload('Ac', 'scratch 2', 'text/plain') ->> 'size' AS scratch2;
+-- (which roles a regress node holds is the cluster layer's business: check against has_role)
+CREATE TABLE pr AS SELECT mailcluster.purge_run(0, '0 seconds') AS r,
+                          mailcluster.has_role('purge.stores') AS stores, mailcluster.has_role('purge.accounts') AS accounts;
+SELECT (jsonb_typeof(r->'blobs') = 'object') = stores AS blobs_iff_holder,
+       (jsonb_typeof(r->'changes') = 'object') = accounts AS changes_iff_holder,
+       NOT stores OR (r->'blobs'->>'deleted')::int = 1 AS one_blob_purged,
+       NOT stores OR NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = 'B' || encode(sha256('scratch 2'), 'hex')) AS scratch2_gone,
+       NOT accounts OR (SELECT bool_and(purged_before > 1) FROM mailcluster.accounts) AS horizon_moved
+  FROM pr;
+DROP TABLE pr;
+SELECT mailcluster.purge_run(-1);
+
 -- ---- long texts: the log entry carries 64 KB of a body value, Email/get reads the rest from the blob ----
 SELECT mailcluster.deliver('Ac', convert_to(E'Message-ID: <long@x>\nSubject: long\nContent-Type: text/plain; charset=utf-8\n\n'
                                             || repeat('ab', 32767) || 'é' || repeat('z', 40000), 'UTF8')) AS long_id \gset

@@ -76,6 +76,7 @@ CREATE TABLE mailcluster.account_blobs (
     blob_id         text NOT NULL REFERENCES mailcluster.blobs(id),
     type            text NOT NULL,
     idx             bigint NOT NULL,
+    granted_at      timestamptz,          -- proposer's clock, carried in the command
     PRIMARY KEY (account_id, blob_id)
 );
 

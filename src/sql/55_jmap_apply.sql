@@ -87,16 +87,16 @@ BEGIN
     ON CONFLICT (id) DO NOTHING;
 END $$;
 
--- Make blob readable by account (blob must exist).
-CREATE FUNCTION mailcluster._blob_grant(account text, blob text, typ text) RETURNS void
+-- Make blob readable by account (blob must exist); at is the proposer's time.
+CREATE FUNCTION mailcluster._blob_grant(account text, blob text, typ text, at timestamptz) RETURNS void
 LANGUAGE sql VOLATILE AS $$
-    INSERT INTO mailcluster.account_blobs (account_id, blob_id, type, idx)
-    VALUES (account, blob, coalesce(typ, 'application/octet-stream'), mailcluster._cur_idx())
-    ON CONFLICT (account_id, blob_id) DO UPDATE SET idx = excluded.idx;
+    INSERT INTO mailcluster.account_blobs (account_id, blob_id, type, idx, granted_at)
+    VALUES (account, blob, coalesce(typ, 'application/octet-stream'), mailcluster._cur_idx(), at)
+    ON CONFLICT (account_id, blob_id) DO UPDATE SET idx = excluded.idx, granted_at = excluded.granted_at;
 $$;
 
--- op blob_put {account_id, blob_id, type, data (base64, absent when the
--- blob is already stored)} -> RFC 8620 upload response.
+-- op blob_put {account_id, blob_id, type, at, data (base64, absent when
+-- the blob is already stored)} -> RFC 8620 upload response.
 CREATE FUNCTION mailcluster._op_blob_put(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -110,7 +110,7 @@ BEGIN
     IF sz IS NULL THEN
         RETURN jsonb_build_object('error', 'blobNotFound');
     END IF;
-    PERFORM mailcluster._blob_grant(cmd->>'account_id', blob, cmd->>'type');
+    PERFORM mailcluster._blob_grant(cmd->>'account_id', blob, cmd->>'type', (cmd->>'at')::timestamptz);
     RETURN jsonb_build_object('accountId', cmd->>'account_id', 'blobId', blob,
                               'type', cmd->>'type', 'size', sz);
 END $$;
@@ -136,16 +136,18 @@ BEGIN
     RETURN jsonb_build_object('deleted', n);
 END $$;
 
--- op purge_blobs {before_idx}: drop upload grants older than before_idx
--- that no email of the account uses, then blobs nothing references.
+-- op purge_blobs {before_idx | before_time}: drop upload grants older than
+-- the cut (log index, or the proposer's time of the grant) that no email of
+-- the account uses, then blobs nothing references.
 CREATE FUNCTION mailcluster._op_purge_blobs(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     before bigint := (cmd->>'before_idx')::bigint;
+    before_t timestamptz := (cmd->>'before_time')::timestamptz;
     n bigint;
 BEGIN
     DELETE FROM mailcluster.account_blobs ab
-     WHERE ab.idx < before
+     WHERE (ab.idx < before OR ab.granted_at < before_t)
        AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e
                         WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id);
     DELETE FROM mailcluster.blobs b

@@ -121,7 +121,7 @@ BEGIN
         VALUES (account, eid, m);
         PERFORM mailcluster._change(account, 'Mailbox', m, 'u');
     END LOOP;
-    PERFORM mailcluster._blob_grant(account, blob, 'message/rfc822');
+    PERFORM mailcluster._blob_grant(account, blob, 'message/rfc822', received);
     PERFORM mailcluster._change(account, 'Email', eid, 'c');
     RETURN eid;
 END $$;

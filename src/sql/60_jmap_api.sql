@@ -63,7 +63,8 @@ BEGIN
     END IF;
     blob := mailcluster._blob_id(data);
     cmd := jsonb_build_object('op', 'blob_put', 'account_id', account_id, 'blob_id', blob,
-                              'type', coalesce(type, 'application/octet-stream'));
+                              'type', coalesce(type, 'application/octet-stream'),
+                              'at', mailcluster._utc_now());
     IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
         cmd := cmd || jsonb_build_object('data', encode(data, 'base64'));
     END IF;
@@ -136,3 +137,45 @@ BEGIN
     END IF;
     RETURN res->>'id';
 END $$;
+
+-- Is this node the holder of role right now?  False while the cluster layer
+-- cannot say (then this node does not purge).
+CREATE FUNCTION mailcluster._holds_role(role text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN coalesce(mailcluster.has_role(role), false);
+EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+END $$;
+
+-- One purge round, for a periodic caller on every node: the holder of
+-- purge.accounts proposes purge_changes keeping the last keep_entries log
+-- indexes of /changes history; the holder of purge.stores proposes
+-- purge_blobs for uploads older than blob_grace that no email uses.
+-- Returns {"changes": response|null, "blobs": response|null}.
+CREATE FUNCTION mailcluster.purge_run(keep_entries bigint DEFAULT 10000,
+                                      blob_grace interval DEFAULT '1 hour')
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cur bigint;
+    out jsonb := '{"changes": null, "blobs": null}';
+BEGIN
+    IF keep_entries IS NULL OR keep_entries < 0 OR blob_grace IS NULL OR blob_grace < interval '0' THEN
+        RAISE EXCEPTION 'keep_entries and blob_grace must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT greatest((SELECT max(idx) FROM mailcluster._standalone_log),
+                    (SELECT applied_index FROM mailcluster._raft_applied LIMIT 1)) INTO cur;
+    IF mailcluster._holds_role('purge.accounts') AND coalesce(cur, 0) - keep_entries > 1 THEN
+        out := out || jsonb_build_object('changes', mailcluster._submit(jsonb_build_object(
+            'op', 'purge_changes', 'before_idx', cur - keep_entries)));
+    END IF;
+    IF mailcluster._holds_role('purge.stores') THEN
+        out := out || jsonb_build_object('blobs', mailcluster._submit(jsonb_build_object(
+            'op', 'purge_blobs', 'before_time', to_char((now() - blob_grace) AT TIME ZONE 'UTC',
+                                                        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))));
+    END IF;
+    RETURN out;
+END $$;
+REVOKE ALL ON FUNCTION mailcluster.purge_run(bigint, interval) FROM PUBLIC;
