@@ -98,6 +98,13 @@ for sys in $SYSTEMS; do
 		log "mailcluster leader: node $L"
 		for c in $CLIENTS; do run_pgbench mailcluster "$(mc_port "$L")" "$here/mc_write.sql" "$c"; done
 		log "leader after the run: node $(mc_wait_leader 10)"
+		# replication check: every node holds every account written
+		mc_wait_converged 60
+		chk=""
+		for i in 1 2 3; do
+			chk="$chk node$i=$(psql_at "$(mc_port "$i")" -c "SELECT count(*) || '@' || (SELECT applied_index FROM mailcluster.raft_status) FROM mailcluster.accounts WHERE name LIKE 'bench-%'")"
+		done
+		echo "mailcluster replication check (accounts@applied_index per node):$chk" | tee -a "$RES" >&2
 		mc_stop
 		;;
 	esac

@@ -120,6 +120,11 @@ mailcluster.bootstrap_expect = $n
 mailcluster.raft_election_timeout = $ELECTION_MS
 mailcluster.raft_heartbeat_interval = $HEARTBEAT_MS
 mailcluster.raft_commit_timeout = $MC_COMMIT_TIMEOUT_MS
+# Until src/sql/89_submit_standalone.sql is retired, the SQL API
+# (account_create, deliver, jmap) applies writes locally on the node asked,
+# unreplicated, unless mcjmap.submit = 'raft' routes them through the Raft
+# log.  Harmless once that file is gone.
+mcjmap.submit = 'raft'
 ${MC_EXTRA_CONF:-}
 EOF
 		fi
@@ -273,9 +278,18 @@ etcd_start() {
 }
 
 etcd_pid() {
-	# runuser forks: the etcd process is the child of the recorded pid
-	local p; p=$(cat "$(etcd_pidfile "$1")" 2>/dev/null) || return 1
-	pgrep -P "$p" -x etcd || echo "$p"
+	# the etcd process itself (not the runuser / subshell above it): the
+	# etcd process of $BENCH_USER whose command line names this member's data dir
+	local p
+	for p in $(pgrep -u "$BENCH_USER" -x etcd); do
+		tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q -- "--data-dir $BENCH_ROOT/etcd/m$1.etcd " && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# true when the pid is gone or a zombie
+proc_dead() {
+	! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ]
 }
 
 etcd_wait_healthy() {
@@ -293,7 +307,7 @@ etcd_leader() {
 	local i
 	for i in 1 2 3; do
 		ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$(etcd_cport "$i")" --dial-timeout=1s --command-timeout=2s \
-			endpoint status -w json 2>/dev/null | "$PY" -c '
+			endpoint status -w json 2>/dev/null | "$PY" 2>/dev/null -c '
 import json, sys
 s = json.load(sys.stdin)[0]["Status"]
 sys.exit(0 if s["leader"] == s["header"]["member_id"] else 1)' && { echo "$i"; return 0; }
