@@ -104,6 +104,10 @@ SELECT * FROM show('[
   ["Mailbox/query", {"accountId": "Ab", "filter": {"colour": "red"}}, "unsupportedFilter"],
   ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "totalEmails"}]}, "unsupportedSort"],
   ["Mailbox/queryChanges", {"accountId": "Ab", "sinceQueryState": "8"}, "qc"],
+  ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "name"}], "sortAsTree": true}, "tree"],
+  ["Mailbox/query", {"accountId": "Ab", "sort": [{"property": "name"}]}, "flat"],
+  ["Mailbox/query", {"accountId": "Ab", "filter": {"isSubscribed": false}, "filterAsTree": true}, "filterTree"],
+  ["Mailbox/query", {"accountId": "Ab", "filter": {"operator": "OR", "conditions": [{"name": "Archive"}, {"name": "beta"}]}, "filterAsTree": true, "sortAsTree": true}, "bothTree"],
   ["Email/queryChanges", {"accountId": "Ab"}, "qc2"]]');
 
 -- clean up the helpers (the next test file runs in the same database)

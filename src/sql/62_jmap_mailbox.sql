@@ -106,8 +106,8 @@ BEGIN
     RETURN '(' || array_to_string(parts, ' AND ') || ')';
 END $$;
 
--- Mailbox/query (RFC 8621 §2.3): filter, sort (sortOrder, name), window,
--- calculateTotal.  Read only.
+-- Mailbox/query (RFC 8621 §2.3): filter, sort (sortOrder, name),
+-- sortAsTree, filterAsTree, window, calculateTotal.  Read only.
 CREATE FUNCTION mailcluster._m_mailbox_query(args jsonb, ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -117,6 +117,10 @@ DECLARE
     order_sql text := '';
     c jsonb;
     ids text[];
+    all_sorted text[];
+    matching text[];
+    as_tree boolean := coalesce((mailcluster._arg_type(args, 'sortAsTree', 'boolean') #>> '{}')::boolean, false);
+    filter_tree boolean := coalesce((mailcluster._arg_type(args, 'filterAsTree', 'boolean') #>> '{}')::boolean, false);
 BEGIN
     FOR c IN SELECT value FROM jsonb_array_elements(coalesce(sort, '[]')) LOOP
         order_sql := order_sql ||
@@ -128,9 +132,26 @@ BEGIN
             PERFORM mailcluster._jerr('unsupportedSort', format('cannot sort by "%s"', c->>'property'));
         END IF;
     END LOOP;
+    -- every mailbox in comparator order, and the ones matching the filter
     EXECUTE format('SELECT array_agg(m.id ORDER BY %s m.sort_order, m.name COLLATE "C", m.id COLLATE "C")
-                      FROM mailcluster.mailboxes m WHERE m.account_id = $1 AND %s', order_sql, where_sql)
-       INTO ids USING account;
+                      FROM mailcluster.mailboxes m WHERE m.account_id = $1', order_sql)
+       INTO all_sorted USING account;
+    EXECUTE format('SELECT coalesce(array_agg(m.id), ''{}'') FROM mailcluster.mailboxes m
+                     WHERE m.account_id = $1 AND %s', where_sql)
+       INTO matching USING account;
+    -- filterAsTree: only mailboxes whose ancestors all match too;
+    -- sortAsTree: each mailbox directly followed by its descendants
+    WITH RECURSIVE tree(id, anc, path) AS (
+        SELECT m.id, ARRAY[]::text[], ARRAY[array_position(all_sorted, m.id)]
+          FROM mailcluster.mailboxes m WHERE m.account_id = account AND m.parent_id IS NULL
+        UNION ALL
+        SELECT m.id, t.anc || t.id, t.path || array_position(all_sorted, m.id)
+          FROM mailcluster.mailboxes m JOIN tree t ON m.parent_id = t.id
+         WHERE m.account_id = account)
+    SELECT array_agg(t.id ORDER BY CASE WHEN as_tree THEN t.path ELSE ARRAY[array_position(all_sorted, t.id)] END)
+      INTO ids
+      FROM tree t
+     WHERE t.id = ANY (matching) AND (NOT filter_tree OR t.anc <@ matching);
     RETURN jsonb_build_object('name', 'Mailbox/query', 'args',
         jsonb_build_object('accountId', account, 'queryState', mailcluster._state(account, 'Mailbox'),
                            'canCalculateChanges', false)
