@@ -476,6 +476,50 @@ test_prevote_leader_dies(void)
 	tc_free(&c);
 }
 
+/* R22: a split vote (two candidates of one term, two votes each) elects
+ * nobody; the next round, with fresh random timeouts, elects one leader. */
+static void
+test_split_vote_resolves(void)
+{
+	tc_cluster	c;
+	uint64_t	term;
+
+	tc_init(&c, 5);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 2);
+	tc_crash(&c, 1);
+	/* nodes 2 and 3 see each other's requests never; 4 hears 2 first, 5
+	 * hears 3 first */
+	c.cut[2][3] = c.cut[3][2] = true;
+	c.cut[2][5] = c.cut[3][4] = true;
+	for (int t = 0; t < 12; t++)
+		for (uint32_t id = 2; id <= 5; id++)
+			mc_raft_tick(tc_r(&c, id));	/* every lease has expired */
+	tc_drop_all(&c);
+	/* both are told to campaign at once (TimeoutNow from the old leader) */
+	for (uint32_t id = 2; id <= 3; id++)
+	{
+		mc_raft_msg m;
+
+		memset(&m, 0, sizeof(m));
+		m.type = MC_RAFT_MSG_TIMEOUT_NOW;
+		m.from = 1;
+		m.to = id;
+		m.term = tc_status(&c, id).term;
+		mc_raft_step(tc_r(&c, id), &m);
+	}
+	CHECK_EQ_INT(tc_role(&c, 2), MC_RAFT_CANDIDATE);
+	CHECK_EQ_INT(tc_role(&c, 3), MC_RAFT_CANDIDATE);
+	tc_flush(&c);
+	term = tc_status(&c, 2).term;
+	CHECK_EQ_INT(tc_leaders(&c, NULL), 0);
+	CHECK_EQ_INT(tc_status(&c, 3).term, term);
+	tc_heal(&c);
+	tc_tick_all(&c, 60);
+	CHECK_EQ_INT(tc_leaders(&c, NULL), 1);
+	tc_free(&c);
+}
+
 /* Leader-lost hint: a crashed leader is replaced without waiting ET. */
 static void
 test_leader_lost_hint(void)
@@ -583,6 +627,7 @@ main(void)
 	RUN(test_lease_refuses_votes);
 	RUN(test_prevote_rejoin);
 	RUN(test_prevote_leader_dies);
+	RUN(test_split_vote_resolves);
 	RUN(test_leader_lost_hint);
 	RUN(test_leader_lost_live_leader);
 	RUN(test_candidate_persists_before_send);
