@@ -391,7 +391,8 @@ typedef enum mc_raft_cc_op
 /*
  * Propose a one-server membership change.  Same forwarding rules as
  * mc_raft_propose.  Errors additionally: CONF_PENDING when a configuration
- * entry is not yet applied on the leader, INVALID when the change is a no-op
+ * entry is not yet applied on the leader or the leader has not yet committed
+ * an entry of its own term (retry shortly), INVALID when the change is a no-op
  * (adding a member, removing a stranger, promoting a non-learner) or would
  * leave no voter.
  */
@@ -427,7 +428,8 @@ void		mc_raft_leader_lost(mc_raft *r);
 int			mc_raft_snapshot_taken(mc_raft *r, uint64_t index);
 
 /*
- * Leader host answers an mc_raft_snap_request: the chunk of the snapshot
+ * Leader host answers an mc_raft_snap_request (after mc_raft_advance of the
+ * batch that carried it): the chunk of the snapshot
  * `meta_index` starting at offset (at most max_batch_bytes; last = it ends
  * the snapshot).  The core copies data into a message.  A stale request
  * (snapshot replaced, follower gone) is ignored.  Returns 0 or an error.
