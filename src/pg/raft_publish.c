@@ -7,6 +7,7 @@
 
 #include "utils/timestamp.h"
 
+#include "mc_metrics.h"
 #include "raft_shmem.h"
 #include "raft_worker.h"
 
@@ -47,6 +48,18 @@ mc_raft_publish_status(McRaftWorker *w)
 		row->last_ack = now - (TimestampTz) prs[i].ticks_since_ack * w->tick_ms * 1000;
 	}
 	McRaft->raft_ready = true;
+	/* the foundation's metrics view: gauges and our monotonic counters */
+	mc_metric_set(MC_METRIC_RAFT_TERM, st.term);
+	mc_metric_set(MC_METRIC_RAFT_COMMIT_INDEX, st.commit);
+	mc_metric_set(MC_METRIC_RAFT_APPLIED_INDEX, McRaft->applied_index);
+	mc_metric_set(MC_METRIC_RAFT_APPLY_LAG, McRaft->commit_for_apply > McRaft->applied_index ?
+				  McRaft->commit_for_apply - McRaft->applied_index : 0);
+	mc_metric_set(MC_METRIC_RAFT_ELECTIONS, McRaft->n_elections);
+	mc_metric_set(MC_METRIC_RAFT_LEADER_CHANGES, McRaft->n_leader_changes);
+	mc_metric_set(MC_METRIC_RAFT_PROPOSALS, McRaft->n_proposals);
+	mc_metric_set(MC_METRIC_RAFT_PROPOSALS_FAILED, McRaft->n_proposals_failed);
+	mc_metric_set(MC_METRIC_RAFT_COMMITS, McRaft->n_commits);
+	mc_metric_set(MC_METRIC_RAFT_SNAPSHOTS, McRaft->n_snapshots_taken + McRaft->n_snapshots_installed);
 	LWLockRelease(McRaft->lock);
 
 }

@@ -81,6 +81,7 @@ mc_raft_take_requests(McRaftWorker *w)
 				else
 				{
 					slot_done(s, rc, 0);
+					McRaft->n_proposals_failed++;
 					any_done = true;
 				}
 				break;

@@ -21,6 +21,7 @@
 #include "utils/wait_event.h"
 
 #include "mc_keys.h"
+#include "mc_metrics.h"
 #include "mc_shmem.h"
 #include "rpc_net.h"
 #include "rpcsec.h"
@@ -67,6 +68,15 @@ count(uint64 *ctr, int n)
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	*ctr += n;
 	LWLockRelease(McRaft->lock);
+}
+
+/* Count a dropped frame, and its reason in the foundation's metrics. */
+static void
+drop(int metric)
+{
+	count(&McRaft->n_msgs_dropped, 1);
+	if (metric >= 0)
+		mc_metric_add((McMetric) metric, 1);
 }
 
 /* See rpc_net.h. */
@@ -383,7 +393,7 @@ mc_rpc_send_frame(McRaftWorker *w, uint32 to, uint8 kind, const uint8 *body, siz
 		return;
 	if (mc_rpc_fault_blocked(to))
 	{
-		count(&McRaft->n_msgs_dropped, 1);
+		drop(MC_METRIC_RAFT_RPC_DROP_FAULT_INJECTED);
 		return;
 	}
 	c = ensure_out(w, to);
@@ -404,6 +414,7 @@ mc_rpc_send_frame(McRaftWorker *w, uint32 to, uint8 kind, const uint8 *body, siz
 		return;
 	}
 	count(&McRaft->n_msgs_sent, 1);
+	mc_metric_add(MC_METRIC_RAFT_RPC_SENT, 1);
 }
 
 /* See rpc_net.h. */
@@ -434,15 +445,21 @@ dispatch_frame(McRaftWorker *w, uint32 from, const uint8 *f, size_t len)
 	int			i;
 	uint8		kind;
 
-	if (len < MC_RPC_HEADER || from == 0 || mc_rpc_fault_blocked(from))
+	if (mc_rpc_fault_blocked(from))
 	{
-		count(&McRaft->n_msgs_dropped, 1);
+		drop(MC_METRIC_RAFT_RPC_DROP_FAULT_INJECTED);
+		return;
+	}
+	if (len < MC_RPC_HEADER || from == 0)
+	{
+		drop(MC_METRIC_RAFT_RPC_DROP_MALFORMED);
 		return;
 	}
 	kind = f[0];
 	for (i = 0; i < 8; i++)
 		cid = (cid << 8) | f[1 + i];
 	count(&McRaft->n_msgs_recv, 1);
+	mc_metric_add(MC_METRIC_RAFT_RPC_RECEIVED, 1);
 	if (kind != MC_RPC_KIND_RAFT)
 	{
 		mc_rpc_handle_control(w, from, kind, cid, f + MC_RPC_HEADER, len - MC_RPC_HEADER);
@@ -458,14 +475,14 @@ dispatch_frame(McRaftWorker *w, uint32 from, const uint8 *f, size_t len)
 
 		if (mc_raft_msg_decode(f + MC_RPC_HEADER, len - MC_RPC_HEADER, &m) != 0)
 		{
-			count(&McRaft->n_msgs_dropped, 1);
+			drop(MC_METRIC_RAFT_RPC_DROP_MALFORMED);
 			return;
 		}
 		if (m.from != from || m.to != w->id)
 		{
 			/* a peer may only speak for itself, and only to us */
 			mc_raft_msg_free_decoded(&m);
-			count(&McRaft->n_msgs_dropped, 1);
+			drop(MC_METRIC_RAFT_RPC_DROP_MALFORMED);
 			return;
 		}
 		(void) mc_raft_step(w->core, &m);
@@ -509,7 +526,8 @@ conn_read(McRaftWorker *w, McConn *c)
 			ereport(LOG,
 					(errmsg("mailcluster: dropping Raft connection %s node %u: %s",
 							c->outbound ? "to" : "from", c->peer, mc_rpcsec_status_name(st))));
-			count(&McRaft->n_msgs_dropped, 1);
+			drop(st == MC_RPCSEC_ERR_AUTH || st == MC_RPCSEC_ERR_PEER ?
+				 MC_METRIC_RAFT_RPC_DROP_AUTH_FAILED : MC_METRIC_RAFT_RPC_DROP_MALFORMED);
 			c->broken = true;
 			break;
 		}

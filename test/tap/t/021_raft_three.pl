@@ -148,6 +148,11 @@ is($F->safe_psql('postgres',
 		"SELECT count(*) FROM mailcluster.accounts WHERE name IN ('on-leader', 'on-follower')"),
 	'2', 'the follower sees both writes as soon as its own returned');
 
+ok(defined wait_for($F, "SELECT value >= 2 FROM mailcluster.metrics WHERE name = 'raft_commits_total'", 5),
+	'Raft commits are counted in the metrics view');
+ok($F->safe_psql('postgres',
+		"SELECT value FROM mailcluster.metrics WHERE name = 'raft_rpc_messages_received_total'") > 0,
+	'received Raft messages are counted');
 my $sum = converged(\@nodes, 20);
 ok($sum, "equal state_checksum on all three: $sum");
 for my $n (@nodes)

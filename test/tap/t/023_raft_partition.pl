@@ -87,6 +87,9 @@ is(write_state($L, 'cut-leader'), 'MC001', 'the isolated leader cannot commit: M
 ok(defined wait_for($L, "SELECT role <> 'leader' FROM mailcluster.raft_status", 10),
 	'the isolated leader steps down (check quorum)');
 is(write_state($L, 'cut-minority'), 'MC003', 'the minority side answers MC003');
+ok($L->safe_psql('postgres',
+		"SELECT value FROM mailcluster.metrics WHERE name = 'raft_rpc_dropped_fault_injected_total'") > 0,
+	'dropped Raft traffic is counted in the metrics view');
 
 ok(defined wait_for($M[0], "SELECT leader_id IS NOT NULL AND leader_id <> $lid FROM mailcluster.raft_status", 20),
 	'the majority side elects a new leader');
