@@ -278,6 +278,30 @@ log_apply_batch(rsim_world *w, int id, rsim_log *l, const mc_raft_batch *rd,
 	size_t		k;
 	uint64_t	chain;
 
+	if (register_entries)
+	{
+		/*
+		 * Acknowledged entries stay: within the term it acked them in, a
+		 * node never drops entries it acknowledged to the leader (by an
+		 * install or a truncation) — the leader counts them for commits
+		 * and never lowers its match index (R30, R32).
+		 */
+		rsim_node  *n = &w->nodes[id];
+		uint64_t	cur = rd->has_hard_state ? rd->hs.term : n->disk.hs.term;
+		uint64_t	keep = rsim_log_last(l);
+
+		if (rd->install)
+			keep = rd->install->index;
+		if (rd->truncate_from != 0 && rd->truncate_from - 1 < keep)
+			keep = rd->truncate_from - 1;
+		if (n->acked_term == cur && n->acked_index > keep &&
+			rsim_log_last(l) >= n->acked_index)
+			rsim_check_fail(w->check, w->now,
+							"R32: node %d drops entries up to %llu it acknowledged in term %llu (%s at %llu)",
+							id, (unsigned long long) n->acked_index, (unsigned long long) cur,
+							rd->install ? "snapshot install" : "truncation",
+							(unsigned long long) keep);
+	}
 	if (rd->install)
 	{
 		uint64_t	c = 0;
@@ -379,6 +403,16 @@ check_outgoing(rsim_world *w, int id, const mc_raft_msg *m)
 
 	if (m->type == MC_RAFT_MSG_VOTE_RESP && !m->reject)
 		rsim_check_vote(w->check, w->now, id, m->term, (int) m->to);
+	if (m->type == MC_RAFT_MSG_APPEND_RESP && !m->reject)
+	{
+		if (m->term != n->acked_term)
+		{
+			n->acked_term = m->term;
+			n->acked_index = 0;
+		}
+		if (m->index > n->acked_index)
+			n->acked_index = m->index;
+	}
 	if (!w->rule_checks)
 		return;
 	if (m->type == MC_RAFT_MSG_VOTE_RESP && !m->reject)

@@ -76,6 +76,8 @@ typedef struct rsim_node
 	uint8_t		last_role;
 	uint64_t	last_term;
 	uint32_t	last_leader;
+	uint64_t	acked_index;	/* highest index acked in acked_term */
+	uint64_t	acked_term;
 	bool		was_leader_in_term; /* R4 check done for leader_term */
 	uint64_t	leader_term;
 } rsim_node;
