@@ -140,6 +140,7 @@ EOF
 
 mc_start_node() {
 	local i=$1 d; d=$(mc_dir "$1")
+	as_user "$PGBIN/pg_ctl" -D "$d" status >/dev/null 2>&1 && return 0   # already running
 	as_user "$PGBIN/pg_ctl" -D "$d" -l "$d/server.log" -w -t 120 start >/dev/null || die "start mc node $i (see $d/server.log)"
 }
 
