@@ -1,12 +1,14 @@
 /*
  * raft_sql.c — SQL functions over the Raft state: raft_status,
  * raft_progress, Raft metrics, add_node, remove_node, transfer_leadership,
- * snapshot, read_barrier, wait_for_index.
+ * snapshot, read_barrier, wait_for_index.  A change proposed on a follower
+ * is forwarded; its index is then read back once this node sees it.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -212,6 +214,65 @@ check_node_id(int32 id)
 	return (uint32) id;
 }
 
+/* Does this node's configuration show the change op(node) as done? */
+static bool
+change_visible(uint8 op, uint32 node)
+{
+	mc_raft_conf c;
+
+	LWLockAcquire(McRaft->lock, LW_SHARED);
+	c = McRaft->status.conf;
+	LWLockRelease(McRaft->lock);
+	switch (op)
+	{
+		case MC_RAFT_CC_ADD_VOTER:
+		case MC_RAFT_CC_PROMOTE:
+			return mc_raft_conf_is_voter(&c, node);
+		case MC_RAFT_CC_ADD_LEARNER:
+			return mc_raft_conf_is_learner(&c, node);
+		default:
+			return !mc_raft_conf_is_voter(&c, node) && !mc_raft_conf_is_learner(&c, node);
+	}
+}
+
+/*
+ * A change proposed on a follower was forwarded: its index is not known
+ * here.  Wait until this node's configuration shows it, then return the
+ * index of the newest configuration entry in the log (changes go one at a
+ * time, so that is this one or a later one).
+ */
+static uint64
+wait_forwarded_change(uint8 op, uint32 node, int timeout_ms, const char *what)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	uint64		idx = 0;
+	bool		isnull;
+
+	while (!change_visible(op, node))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
+					 errmsg("mailcluster: %s was forwarded to the leader but not seen committed within mailcluster.raft_commit_timeout", what),
+					 errdetail("Its outcome is unknown; check mailcluster.raft_status.")));
+		pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	if (SPI_execute("SELECT greatest((SELECT max(idx) FROM mailcluster._raft_log WHERE type = 2),"
+					" (SELECT snap_index FROM mailcluster._raft_state))", false, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			idx = (uint64) DatumGetInt64(d);
+	}
+	SPI_finish();
+	return idx;
+}
+
 /* Propose a membership change and wait until it is applied locally. */
 static int64
 conf_change(uint8 op, uint32 node, const char *what)
@@ -225,7 +286,18 @@ conf_change(uint8 op, uint32 node, const char *what)
 				 errmsg("mailcluster: %s was not accepted within mailcluster.raft_commit_timeout", what)));
 	if (res.err != MC_RAFT_OK)
 		mc_raft_raise(res.err, what);
-	if (res.index != 0 && !mc_raft_wait_applied(res.index, timeout_ms))
+	if (res.index == 0)
+	{
+		/*
+		 * A node removing itself may never receive the entry that removes
+		 * it (the leader stops replicating to it): the change was handed to
+		 * the leader, its index is unknown here.
+		 */
+		if (op == MC_RAFT_CC_REMOVE && node == McRaft->node_id)
+			return 0;
+		res.index = wait_forwarded_change(op, node, timeout_ms, what);
+	}
+	if (!mc_raft_wait_applied(res.index, timeout_ms))
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
 				 errmsg("mailcluster: %s (entry %llu) was not committed within mailcluster.raft_commit_timeout",

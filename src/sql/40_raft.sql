@@ -221,3 +221,21 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION mailcluster._raft_snapshot_dump(), mailcluster._raft_snapshot_load(bytea, bigint) FROM PUBLIC;
+
+-- ---- reads -----------------------------------------------------------------
+
+-- For the JMAP read path: with mailcluster.read_consistency = linearizable,
+-- wait for a read index confirmed by the leader (read_barrier) and return
+-- it; with local, return what this node has applied.  Call it once at the
+-- start of a request that reads.
+CREATE FUNCTION mailcluster._read_fence()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF coalesce(current_setting('mailcluster.read_consistency', true), 'linearizable') = 'local' THEN
+        RETURN (SELECT applied_index FROM mailcluster._raft_applied);
+    END IF;
+    RETURN mailcluster.read_barrier();
+END
+$$;

@@ -120,6 +120,10 @@ is($node->safe_psql('postgres', "SELECT mailcluster.wait_for_index($applied + 10
 	'f', 'wait_for_index of a future index times out with false');
 ok(time - $t0 >= 0.25, 'wait_for_index waited for its timeout');
 
+# the JMAP read fence: a read index in linearizable mode
+ok($node->safe_psql('postgres', 'SELECT mailcluster._read_fence()') >= $applied,
+	'_read_fence() returns a read index >= applied');
+
 # state_checksum: matches applied_index, changes with the state
 my $c1 = $node->safe_psql('postgres',
 	'SELECT applied_index || \' \' || checksum FROM mailcluster.state_checksum()');

@@ -143,5 +143,21 @@ is(scalar(keys %sums), 1, 'equal state_checksum on all five members: ' . join(' 
 is($n6->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts"), '0',
 	'node 6 (wrong key) received nothing');
 
+# operator functions: transfer leadership to a chosen voter (R29), remove a member
+my ($cur) = grep { $_->safe_psql('postgres', 'SELECT role FROM mailcluster.raft_status') eq 'leader' } (@nodes, $n4);
+my $cur_id = $cur->safe_psql('postgres', 'SELECT mailcluster.node_id()');
+my ($tgt) = grep { $_ != $cur } (@nodes, $n4);
+my $tgt_id = $tgt->safe_psql('postgres', 'SELECT mailcluster.node_id()');
+$cur->safe_psql('postgres', "SELECT mailcluster.transfer_leadership($tgt_id)");
+ok(defined wait_for($tgt, "SELECT role = 'leader' FROM mailcluster.raft_status", 10),
+	"transfer_leadership($tgt_id) made node $tgt_id the leader");
+my ($fol) = grep { $_ != $tgt } (@nodes, $n4);    # a follower: the change is forwarded
+my $ridx = $fol->safe_psql('postgres', 'SELECT mailcluster.remove_node(5)');
+ok($ridx > 0, "remove_node(5) returned the configuration entry index $ridx");
+ok(defined wait_for($tgt, "SELECT coalesce(array_length(learners, 1), 0) = 0 FROM mailcluster.raft_status", 10),
+	'the replica is no longer a learner');
+my ($rc, $out, $err) = $tgt->psql('postgres', 'SELECT mailcluster.remove_node(77)');
+isnt($rc, 0, "removing a stranger is refused: $err");
+
 $_->stop for (@members, $n6);
 done_testing();
