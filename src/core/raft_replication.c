@@ -159,6 +159,13 @@ mc_raft_send_append(mc_raft *r, mc_raft_progress *pr, bool if_empty)
 				break;
 			m->n_entries++;
 		}
+		if (m->n_entries == 0)
+		{
+			/* out of memory: drop the message, retry later */
+			free(m->entries);
+			r->out_msgs.n--;
+			return false;
+		}
 		n = m->n_entries;
 	}
 	if (pr->state == MC_RAFT_REPLICATE && n > 0)
