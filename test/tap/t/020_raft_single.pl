@@ -53,6 +53,10 @@ is($node->safe_psql('postgres',
 		"SELECT string_agg(backend_type, ',' ORDER BY backend_type) FROM pg_stat_activity"
 		  . " WHERE backend_type IN ('mailcluster raft', 'mailcluster apply')"),
 	'mailcluster apply,mailcluster raft', 'both workers show in pg_stat_activity');
+is($node->safe_psql('postgres', "SELECT mailcluster.is_leader() AND mailcluster.leader() = leader_id FROM mailcluster.raft_status"),
+	't', 'leader() and is_leader() follow the Raft state');
+is($node->safe_psql('postgres', "SELECT raft_role || ' ' || voter FROM mailcluster.members WHERE is_self"),
+	'leader true', 'members shows this node as the voting leader');
 is($node->safe_psql('postgres',
 		"SELECT array_length(voters, 1) = 1 AND cluster_id IS NOT NULL AND term >= 1"
 		  . " FROM mailcluster.raft_status"),
