@@ -233,6 +233,12 @@ SELECT jsonb_pretty(jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-i"],
 -- a bad charset, 8-bit garbage, missing headers
 SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-m", "Ep-o", "Ep-s"], "fetchTextBodyValues": true,
     "properties": ["subject", "from", "sentAt", "messageId", "preview", "bodyValues", "header:Subject", "header:From:asAddresses"]}, "g"]]');
+-- the RFC 8621 §4.2 Email/get example (our ids; blobIds left out for width)
+SELECT jsonb_pretty(jr('[["Email/get", {"accountId": "Ab", "ids": ["Ep-k", "Ep-b"],
+    "properties": ["threadId", "mailboxIds", "from", "subject", "receivedAt", "header:List-POST:asURLs",
+                   "htmlBody", "bodyValues"],
+    "bodyProperties": ["partId", "size", "type"],
+    "fetchHTMLBodyValues": true, "maxBodyValueBytes": 256}, "#1"]]') -> 0 -> 1 -> 'list');
 -- errors and missing ids
 SELECT * FROM show('[["Email/get", {"accountId": "Ab", "ids": ["Ep-b", "Enope"], "properties": ["size"]}, "a"],
                      ["Email/get", {"accountId": "Ab", "ids": [], "properties": ["header:Subject:asNonsense"]}, "b"],
