@@ -9,6 +9,9 @@
 #                through the JSON gateway (POST /v3/kv/put) to the leader
 #   mailcluster  3 nodes: pgbench, bench/mc_write.sql (SELECT mailcluster.account_create(...),
 #                the lightest replicated write the SQL API offers), on the leader
+#   mc-raft-raw  same cluster: bench/mc_write_raw.sql, the internal
+#                _raft_submit() of a record_response entry (no JMAP apply work);
+#                MC_RAW=0 skips it
 #
 # Each system runs alone (started, measured at 1/8/32 clients, stopped).
 # pgbench latencies come from its -l transaction logs, wrk's from its own
@@ -97,6 +100,9 @@ for sys in $SYSTEMS; do
 		L=$(mc_wait_leader 30)
 		log "mailcluster leader: node $L"
 		for c in $CLIENTS; do run_pgbench mailcluster "$(mc_port "$L")" "$here/mc_write.sql" "$c"; done
+		if [ "${MC_RAW:-1}" = 1 ]; then
+			for c in $CLIENTS; do run_pgbench mc-raft-raw "$(mc_port "$L")" "$here/mc_write_raw.sql" "$c"; done
+		fi
 		log "leader after the run: node $(mc_wait_leader 10)"
 		# replication check: every node holds every account written
 		mc_wait_converged 60
