@@ -238,6 +238,22 @@ SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls":
     ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-2')
     #> '{methodResponses,0,1,notCreated}' AS sibling_name_taken;
 
+-- ---- commit failures (MC001 -> serverPartialFail, MC003 -> serverUnavailable);
+-- such a response is not stored, so the retry does the work ----
+SHOW mailcluster.enable_fault_injection;
+SET mcjmap.fault_submit = 'MC001';
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
+    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"],
+    ["Mailbox/query", {"accountId": "Ab", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
+SET mcjmap.fault_submit = 'MC003';
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
+    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"]]}', 'req-3') -> 'methodResponses';
+RESET mcjmap.fault_submit;
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
+    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"],
+    ["Mailbox/query", {"accountId": "Ab", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
+SELECT count(*) AS flaky_boxes FROM mailcluster.mailboxes WHERE name = 'Flaky';
+
 -- ---- replicated tables refuse direct DML (MC004) ----
 INSERT INTO mailcluster.accounts VALUES ('X', 'x', 1, 0);
 UPDATE mailcluster.mailboxes SET name = 'hacked';

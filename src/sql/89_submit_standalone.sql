@@ -29,6 +29,13 @@ BEGIN
         SELECT r.response INTO res FROM mailcluster._responses r WHERE r.request_id = _submit.request_id;
         IF FOUND THEN RETURN res; END IF;
     END IF;
+    -- tests only: with mailcluster.enable_fault_injection on, SET
+    -- mcjmap.fault_submit = 'MC001' (or MC003) makes proposals fail that way
+    IF coalesce(current_setting('mcjmap.fault_submit', true), '') IN ('MC001', 'MC003')
+       AND current_setting('mailcluster.enable_fault_injection', true) = 'on' THEN
+        RAISE EXCEPTION 'injected failure % of a proposal', current_setting('mcjmap.fault_submit')
+            USING ERRCODE = current_setting('mcjmap.fault_submit');
+    END IF;
     -- opt-in to the Raft write path while this file is still in place
     IF current_setting('mcjmap.submit', true) = 'raft' THEN
         RETURN mailcluster._raft_submit(cmd, request_id);
