@@ -542,6 +542,55 @@ test_request_ids(void)
 	tc_free(&c);
 }
 
+/* The status views (SPEC raft_status / raft_progress). */
+static void
+test_status_views(void)
+{
+	tc_cluster	c;
+	mc_raft_status st;
+	mc_raft_progress_info pi[4];
+	int			n;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_propose(&c, 1, 1, NULL);
+	tc_tick_all(&c, 2);
+	st = tc_status(&c, 1);
+	CHECK_EQ_INT(st.id, 1);
+	CHECK_EQ_INT(st.role, MC_RAFT_LEADER);
+	CHECK(st.is_voter && !st.is_learner);
+	CHECK_EQ_INT(st.term, 1);
+	CHECK_EQ_INT(st.vote, 1);
+	CHECK_EQ_INT(st.leader, 1);
+	CHECK_EQ_INT(st.commit, 2);
+	CHECK_EQ_INT(st.applied, 2);
+	CHECK_EQ_INT(st.last_index, 2);
+	CHECK_EQ_INT(st.last_term, 1);
+	CHECK_EQ_INT(st.snapshot_index, 0);
+	CHECK_EQ_INT(st.conf.n_voters, 3);
+	CHECK_EQ_INT(st.ticks_since_leader, 0);
+	CHECK(strcmp(mc_raft_role_name(st.role), "leader") == 0);
+	n = mc_raft_get_progress(tc_r(&c, 1), pi, 4);
+	CHECK_EQ_INT(n, 2);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK(pi[i].id == 2 || pi[i].id == 3);
+		CHECK_EQ_INT(pi[i].match, 2);
+		CHECK_EQ_INT(pi[i].next, 3);
+		CHECK_EQ_INT(pi[i].state, MC_RAFT_REPLICATE);
+		CHECK(pi[i].ticks_since_ack <= 1);
+	}
+	CHECK_EQ_INT(mc_raft_get_progress(tc_r(&c, 2), pi, 4), 0);
+	/* a follower cut off from the leader counts the ticks */
+	tc_isolate(&c, 2, true);
+	for (int t = 0; t < 5; t++)
+		mc_raft_tick(tc_r(&c, 2));
+	st = tc_status(&c, 2);
+	CHECK_EQ_INT(st.ticks_since_leader, 5);
+	CHECK_EQ_INT(st.leader, 1);
+	tc_free(&c);
+}
+
 int
 main(void)
 {
@@ -557,5 +606,6 @@ main(void)
 	RUN(test_read_waits_for_term_commit);
 	RUN(test_transfer);
 	RUN(test_request_ids);
+	RUN(test_status_views);
 	return tu_finish("test_raft_cluster");
 }
