@@ -1,4 +1,5 @@
-# 007_gossip_reload.pl — SIGHUP handling of the gossip worker: a new
+# 007_gossip_reload.pl — SIGHUP handling of the gossip worker (node 2's
+# seed is given by host name, so name resolution is exercised too): a new
 # heartbeat rebuilds the SWIM core without losing members; a key file
 # rotated in place is picked up; a key file made group-readable is refused
 # at reload and the previous keys stay in use (G11: rotation never splits
@@ -39,7 +40,7 @@ mailcluster.bind_addr = '127.0.0.1'
 mailcluster.bind_port = $gport[$i]
 mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
 mailcluster.key_file = 'cluster.key'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0]'
+mailcluster.seed_nodes = '@{[ $i == 0 ? "127.0.0.1" : "localhost" ]}:$gport[0]'
 mailcluster.heartbeat = 200
 });
 	return $node;
@@ -68,7 +69,7 @@ my @nodes = map { make_node($_) } 0 .. 1;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 my $both = "SELECT count(*) = 2 FROM mailcluster.members WHERE state = 'alive'";
-ok(wait_for($_, $both, 30), $_->name . ' sees both alive (key from key_file)') for @nodes;
+ok(wait_for($_, $both, 30), $_->name . ' sees both alive (key from key_file, seed by name)') for @nodes;
 
 # new heartbeat: the core is rebuilt, members kept
 $nodes[0]->append_conf('postgresql.conf', 'mailcluster.heartbeat = 300');
