@@ -1,5 +1,6 @@
-# 007_gossip_reload.pl — SIGHUP handling of the gossip worker (node 2's
-# seed is given by host name, so name resolution is exercised too): a new
+# 007_gossip_reload.pl — SIGHUP handling of the gossip worker (node 1
+# binds the wildcard address with an advertise_addr, node 2's seed is a
+# host name, so both paths are exercised too): a new
 # heartbeat rebuilds the SWIM core without losing members; a key file
 # rotated in place is picked up; a key file made group-readable is refused
 # at reload and the previous keys stay in use (G11: rotation never splits
@@ -36,7 +37,7 @@ sub make_node
 	$node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'mailcluster'
 mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
+@{[ $i == 0 ? "mailcluster.bind_addr = '0.0.0.0'\nmailcluster.advertise_addr = '127.0.0.1'" : "mailcluster.bind_addr = '127.0.0.1'" ]}
 mailcluster.bind_port = $gport[$i]
 mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
 mailcluster.key_file = 'cluster.key'
@@ -70,6 +71,9 @@ $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 my $both = "SELECT count(*) = 2 FROM mailcluster.members WHERE state = 'alive'";
 ok(wait_for($_, $both, 30), $_->name . ' sees both alive (key from key_file, seed by name)') for @nodes;
+
+is($nodes[1]->safe_psql('postgres', 'SELECT addr FROM mailcluster.members WHERE node_id = 1'),
+	'127.0.0.1', 'node 1 (bound to 0.0.0.0) is known by its advertise_addr');
 
 # new heartbeat: the core is rebuilt, members kept
 $nodes[0]->append_conf('postgresql.conf', 'mailcluster.heartbeat = 300');
