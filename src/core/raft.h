@@ -159,6 +159,7 @@ typedef enum mc_raft_msg_type
 #define MC_RAFT_FLAG_LEADER_LOST	0x01
 #define MC_RAFT_FLAG_TRANSFER		0x02
 #define MC_RAFT_FLAG_LAST_CHUNK		0x04
+#define MC_RAFT_FLAG_FORWARDED		0x08	/* a proposal already re-forwarded once */
 
 typedef struct mc_raft_msg
 {

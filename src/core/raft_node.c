@@ -241,7 +241,32 @@ step_termless(mc_raft *r, const mc_raft_msg *m)
 	{
 		case MC_RAFT_MSG_PROPOSE:
 			if (r->role != MC_RAFT_LEADER)
-				return;			/* dropped; the host's request times out */
+			{
+				/*
+				 * The sender's idea of the leader was stale: pass it on once
+				 * to the leader we know (one hop only, so no loops); else
+				 * drop it and let the host's request time out.
+				 */
+				if (r->leader != MC_RAFT_NONE && r->leader != m->from &&
+					!(m->flags & MC_RAFT_FLAG_FORWARDED))
+				{
+					mc_raft_msg *f = mc_raft_send(r, MC_RAFT_MSG_PROPOSE, r->leader);
+
+					if (f == NULL)
+						return;
+					f->flags = MC_RAFT_FLAG_FORWARDED;
+					f->entries = calloc(m->n_entries ? m->n_entries : 1, sizeof(mc_raft_entry));
+					if (f->entries == NULL)
+						return;
+					for (uint32_t i = 0; i < m->n_entries; i++)
+					{
+						if (mc_raft_entry_copy(&f->entries[i], &m->entries[i]) != 0)
+							break;
+						f->n_entries++;
+					}
+				}
+				return;
+			}
 			for (uint32_t i = 0; i < m->n_entries; i++)
 			{
 				const mc_raft_entry *e = &m->entries[i];

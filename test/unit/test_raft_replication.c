@@ -371,6 +371,33 @@ test_forwarding(void)
 	tc_free(&c);
 }
 
+/* R16: a proposal forwarded to a stale leader is passed on once to the
+ * leader that node knows. */
+static void
+test_forward_stale_leader(void)
+{
+	tc_cluster	c;
+	bool		found = false;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	tc_isolate(&c, 3, true);
+	CHECK_EQ_INT(mc_raft_transfer_leader(tc_r(&c, 1), 2), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_role(&c, 2), MC_RAFT_LEADER);
+	CHECK_EQ_INT(tc_status(&c, 3).leader, 1);	/* stale */
+	c.cut[3][1] = c.cut[1][3] = false;	/* 3 reaches only 1 */
+	CHECK_EQ_INT(tc_propose(&c, 3, 4242, NULL), MC_RAFT_OK);
+	tc_flush(&c);
+	tc_tick_all(&c, 1);
+	for (size_t i = 0; i < c.nodes[1].n_applied; i++)
+		if (c.nodes[1].applied[i].request_id == 4242)
+			found = true;
+	CHECK(found);
+	tc_free(&c);
+}
+
 static void
 small_window(mc_raft_config *cfg)
 {
@@ -622,6 +649,7 @@ main(void)
 	RUN(test_figure7);
 	RUN(test_deposed_leader_append);
 	RUN(test_forwarding);
+	RUN(test_forward_stale_leader);
 	RUN(test_flow_control);
 	RUN(test_batching);
 	RUN(test_uncommitted_bound);
