@@ -179,8 +179,9 @@ check_role_list(char **newval, void **extra, GucSource source)
 	snprintf(detail, sizeof(detail),
 			 "A mailcluster.roles.* setting must be a comma-separated list of distinct node ids between 1 and 65535 "
 			 "(at most %d), or '': %s.", MC_MAX_ID_LIST, err);
-	/* GUC's own message names which roles.* setting it was. */
-	return refuse("mailcluster.roles.*", detail);
+	/* not refuse(): define_log_hook takes the exact name from GUC's message */
+	GUC_check_errdetail("%s", detail);
+	return false;
 }
 
 /*
