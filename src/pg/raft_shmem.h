@@ -2,7 +2,8 @@
  * raft_shmem.h — the Raft shared-memory area: the status the raft worker
  * publishes for the views, and the backend -> raft worker request queue
  * (one slot per backend, like the checkpointer's request queue but with a
- * reply), plus the applied index that waiting backends watch.
+ * reply), plus the applied index that waiting backends watch and the
+ * snapshot hand-off (apply worker -> raft worker).
  *
  * Locking: `lock` (one LWLock) protects every field below except where a
  * field says otherwise.  Backends wait on `applied_cv` for the apply worker
@@ -31,8 +32,7 @@ typedef enum McRaftReqKind
 	MC_REQ_PROPOSE = 1,			/* a state-machine command */
 	MC_REQ_READ_INDEX = 2,		/* linearizable read index */
 	MC_REQ_CONF_CHANGE = 3,		/* arg_op (mc_raft_cc_op), arg_node */
-	MC_REQ_TRANSFER = 4,		/* arg_node (0 = best voter) */
-	MC_REQ_SNAPSHOT = 5			/* compact the log at the applied index */
+	MC_REQ_TRANSFER = 4			/* arg_node (0 = best voter) */
 } McRaftReqKind;
 
 typedef enum McRaftSlotState

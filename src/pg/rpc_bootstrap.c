@@ -238,6 +238,12 @@ mc_rpc_membership_tick(McRaftWorker *w)
 	last_member_tick = now;
 	mc_raft_get_status(w->core, &st);
 
+	/* keep a connection to every member open: replies and failover need it */
+	for (i = 0; i < (int) st.conf.n_voters; i++)
+		mc_rpc_connect(w, st.conf.voters[i]);
+	for (i = 0; i < (int) st.conf.n_learners; i++)
+		mc_rpc_connect(w, st.conf.learners[i]);
+
 	/* the first half minute after forming: make sure every voter got BOOTSTRAP */
 	if (formed_at != 0 && TimestampDifferenceExceeds(formed_at, now, 30000))
 		formed_at = 0;

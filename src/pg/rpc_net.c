@@ -356,6 +356,14 @@ ensure_out(McRaftWorker *w, uint32 peer)
 	return c;
 }
 
+/* See rpc_net.h. */
+void
+mc_rpc_connect(McRaftWorker *w, uint32 peer)
+{
+	if (w->rpc != NULL && peer != 0 && peer != w->id && !mc_rpc_fault_blocked(peer))
+		(void) ensure_out(w, peer);
+}
+
 /* Write as much pending output as the socket takes. */
 static void
 conn_flush(McConn *c)
@@ -515,10 +523,6 @@ conn_read(McRaftWorker *w, McConn *c)
 		while (st == MC_RPCSEC_OK &&
 			   (st = mc_rpcsec_next_frame(&c->ch, &frame, &flen)) == MC_RPCSEC_OK && frame)
 		{
-			if (!c->was_established)
-				c->was_established = true;
-			if (!c->outbound && c->peer == 0)
-				c->peer = mc_rpcsec_peer_id(&c->ch);
 			dispatch_frame(w, mc_rpcsec_peer_id(&c->ch), frame, flen);
 		}
 		if (st != MC_RPCSEC_OK)
@@ -533,9 +537,15 @@ conn_read(McRaftWorker *w, McConn *c)
 		}
 		if (mc_rpcsec_established(&c->ch))
 		{
-			c->was_established = true;
 			if (!c->outbound && c->peer == 0)
+			{
+				/* the peer (re)connected to us: connect back now, no back-off */
 				c->peer = mc_rpcsec_peer_id(&c->ch);
+				backoff_of(w->rpc, c->peer)->next_try = 0;
+				if (find_out(w->rpc, c->peer) == NULL)
+					mc_rpc_connect(w, c->peer);
+			}
+			c->was_established = true;
 			if (c->outbound)
 				backoff_of(w->rpc, c->peer)->ms = 0;
 		}

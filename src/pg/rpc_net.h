@@ -45,6 +45,9 @@ extern void mc_rpc_send_msg(McRaftWorker *w, const mc_raft_msg *m);
 extern void mc_rpc_send_frame(McRaftWorker *w, uint32 to, uint8 kind,
 							  const uint8 *body, size_t len);
 
+/* Open the outgoing connection to peer now if there is none (back-off permitting). */
+extern void mc_rpc_connect(McRaftWorker *w, uint32 peer);
+
 /* Reload the keyring after SIGHUP (key rotation). */
 extern void mc_rpc_reload_keys(McRaftWorker *w);
 
