@@ -2,11 +2,25 @@
 -- request-level errors, Core/echo, unknown methods and capabilities,
 -- back-references, creation ids, idempotent request ids, the MC004 guard
 -- of the replicated tables and the _apply dispatch.
--- A fresh extension, so that ids and states start at Raft index 1.
 -- error positions inside PL/pgSQL functions are not part of the contract
 \set SHOW_CONTEXT never
-DROP EXTENSION mailcluster;
-CREATE EXTENSION mailcluster;
+-- The regression node is standalone: a one-voter cluster and its own
+-- leader, so every write below goes through its Raft log and apply worker.
+-- Start from empty mail state (the rows of earlier files are wiped locally,
+-- triggers off, as a superuser can) with the log at index 64, so that the
+-- ids and states below do not depend on earlier files: the first write of
+-- this file is Raft index 65.
+DO $$ BEGIN
+    FOR i IN 1..300 LOOP EXIT WHEN mailcluster.is_leader(); PERFORM pg_sleep(0.1); END LOOP;
+END $$;
+SELECT count(mailcluster._raft_submit('{"op": "purge_changes", "before_idx": 0}')) >= 0 AS padded
+  FROM generate_series((SELECT last_log_index FROM mailcluster.raft_status) + 1, 64);
+SET session_replication_role = replica;
+TRUNCATE mailcluster.accounts, mailcluster.mailboxes, mailcluster.threads, mailcluster.blobs,
+         mailcluster.account_blobs, mailcluster.emails, mailcluster.email_mailboxes,
+         mailcluster.changes, mailcluster._responses;
+RESET session_replication_role;
+SELECT last_log_index, applied_index FROM mailcluster.raft_status;
 CREATE FUNCTION jr(calls jsonb) RETURNS jsonb LANGUAGE sql AS $$
     SELECT mailcluster.jmap(jsonb_build_object(
         'using', '["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]'::jsonb,
@@ -156,8 +170,8 @@ Same references, different subject: a thread of its own.
 $m$, 'UTF8'));
 
 SELECT mailcluster.account_create('alice');
-SELECT mailcluster.deliver('Ab', data) FROM msgs WHERE name = 'plain';
-SELECT mailcluster.deliver('Ab', data) FROM msgs WHERE name = 'reply';
+SELECT mailcluster.deliver('Acb', data) FROM msgs WHERE name = 'plain';
+SELECT mailcluster.deliver('Acb', data) FROM msgs WHERE name = 'reply';
 
 -- ---- request-level errors (RFC 8620 §3.6.1) ----
 SELECT mailcluster.jmap('[]');
@@ -173,39 +187,39 @@ SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"],
 
 -- ---- unknownMethod: unknown name, or capability not in "using" ----
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"],
-  "methodCalls": [["Foo/bar", {}, "a"], ["Mailbox/get", {"accountId": "Ab"}, "b"],
+  "methodCalls": [["Foo/bar", {}, "a"], ["Mailbox/get", {"accountId": "Acb"}, "b"],
                   ["Core/echo", {"still": "running"}, "c"]]}');
 
 -- ---- accountNotFound / invalidArguments ----
 SELECT jr('[["Mailbox/get", {"accountId": "nope"}, "a"],
             ["Mailbox/get", {"accountId": 42}, "b"],
-            ["Mailbox/get", {"accountId": "Ab", "ids": "Mb-b"}, "c"],
-            ["Mailbox/get", {"accountId": "Ab", "properties": ["name", "colour"]}, "d"],
-            ["Email/query", {"accountId": "Ab", "limit": -1}, "e"]]');
+            ["Mailbox/get", {"accountId": "Acb", "ids": "Mcb-b"}, "c"],
+            ["Mailbox/get", {"accountId": "Acb", "properties": ["name", "colour"]}, "d"],
+            ["Email/query", {"accountId": "Acb", "limit": -1}, "e"]]');
 
 -- ---- back-references: the RFC 8620 §3.7 example (sorted by sentAt, not by
 -- receivedAt, which deliver() takes from the clock) ----
 SELECT jsonb_pretty(jr('[
-  ["Email/query", {"accountId": "Ab", "filter": {"inMailbox": "Mb-b"},
+  ["Email/query", {"accountId": "Acb", "filter": {"inMailbox": "Mcb-b"},
                    "sort": [{"property": "sentAt", "isAscending": false}],
                    "collapseThreads": true, "position": 0, "limit": 10,
                    "calculateTotal": true}, "t0"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "t0", "name": "Email/query", "path": "/ids"},
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "t0", "name": "Email/query", "path": "/ids"},
                  "properties": ["threadId"]}, "t1"],
-  ["Thread/get", {"accountId": "Ab", "#ids": {"resultOf": "t1", "name": "Email/get", "path": "/list/*/threadId"}}, "t2"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "t2", "name": "Thread/get", "path": "/list/*/emailIds"},
+  ["Thread/get", {"accountId": "Acb", "#ids": {"resultOf": "t1", "name": "Email/get", "path": "/list/*/threadId"}}, "t2"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "t2", "name": "Thread/get", "path": "/list/*/emailIds"},
                  "properties": ["from", "sentAt", "subject"]}, "t3"]]'));
 
 -- ---- invalidResultReference / invalidArguments with references ----
 SELECT jsonb_pretty(jr('[
-  ["Email/query", {"accountId": "Ab", "sort": [{"property": "size"}]}, "q"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "zz", "name": "Email/query", "path": "/ids"}}, "a"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "q", "name": "Email/get", "path": "/ids"}}, "b"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/nothing/here"}}, "c"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids/*/x"}}, "d"],
-  ["Email/get", {"accountId": "Ab", "#ids": "not a reference"}, "e"],
-  ["Email/get", {"accountId": "Ab", "ids": [], "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "f"],
-  ["Email/get", {"accountId": "Ab", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+  ["Email/query", {"accountId": "Acb", "sort": [{"property": "size"}]}, "q"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "zz", "name": "Email/query", "path": "/ids"}}, "a"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "q", "name": "Email/get", "path": "/ids"}}, "b"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/nothing/here"}}, "c"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids/*/x"}}, "d"],
+  ["Email/get", {"accountId": "Acb", "#ids": "not a reference"}, "e"],
+  ["Email/get", {"accountId": "Acb", "ids": [], "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "f"],
+  ["Email/get", {"accountId": "Acb", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
                  "properties": ["subject"]}, "g"]]'));
 
 -- JSON pointers with escapes and '*'
@@ -216,26 +230,26 @@ SELECT mailcluster._json_pointer('{"a/b": {"m~n": [1, 2]}}', '/a~1b/m~0n/1'),
 -- ---- creation ids across method calls, and the request's createdIds ----
 SELECT jsonb_pretty(mailcluster.jmap('{
   "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
-  "createdIds": {"old": "Mb-c"},
+  "createdIds": {"old": "Mcb-c"},
   "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"box": {"name": "Receipts", "parentId": "#old"}}}, "0"],
-    ["Mailbox/get", {"accountId": "Ab", "ids": ["#box"], "properties": ["name", "parentId"]}, "1"],
-    ["Email/set", {"accountId": "Ab", "update": {"Ec-b": {"mailboxIds/#box": true}}}, "2"],
-    ["Email/get", {"accountId": "Ab", "ids": ["Ec-b"], "properties": ["mailboxIds"]}, "3"]]}') #- '{methodResponses,0,1,created,box,myRights}');
+    ["Mailbox/set", {"accountId": "Acb", "create": {"box": {"name": "Receipts", "parentId": "#old"}}}, "0"],
+    ["Mailbox/get", {"accountId": "Acb", "ids": ["#box"], "properties": ["name", "parentId"]}, "1"],
+    ["Email/set", {"accountId": "Acb", "update": {"Ecc-b": {"mailboxIds/#box": true}}}, "2"],
+    ["Email/get", {"accountId": "Acb", "ids": ["Ecc-b"], "properties": ["mailboxIds"]}, "3"]]}') #- '{methodResponses,0,1,created,box,myRights}');
 
 -- ---- request_id: a retry returns the first response and changes nothing ----
-SELECT count(*) AS log_before FROM mailcluster._standalone_log;
+SELECT last_log_index AS log_before FROM mailcluster.raft_status;
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-1')
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-1')
     #> '{methodResponses,0,1,created,n,id}' AS first_try;
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-1')
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-1')
     #> '{methodResponses,0,1,created,n,id}' AS retry;
-SELECT count(*) AS log_after, (SELECT count(*) FROM mailcluster.mailboxes WHERE name = 'Once') AS boxes
-  FROM mailcluster._standalone_log;
+SELECT last_log_index AS log_after, (SELECT count(*) FROM mailcluster.mailboxes WHERE name = 'Once') AS boxes
+  FROM mailcluster.raft_status;
 -- the same request under another request_id is a new request
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-2')
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-2')
     #> '{methodResponses,0,1,notCreated}' AS sibling_name_taken;
 
 -- ---- commit failures (MC001 -> serverPartialFail, MC003 -> serverUnavailable);
@@ -243,15 +257,15 @@ SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls":
 SHOW mailcluster.enable_fault_injection;
 SET mcjmap.fault_submit = 'MC001';
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"],
-    ["Mailbox/query", {"accountId": "Ab", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Flaky"}}}, "0"],
+    ["Mailbox/query", {"accountId": "Acb", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
 SET mcjmap.fault_submit = 'MC003';
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"]]}', 'req-3') -> 'methodResponses';
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Flaky"}}}, "0"]]}', 'req-3') -> 'methodResponses';
 RESET mcjmap.fault_submit;
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls": [
-    ["Mailbox/set", {"accountId": "Ab", "create": {"n": {"name": "Flaky"}}}, "0"],
-    ["Mailbox/query", {"accountId": "Ab", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
+    ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Flaky"}}}, "0"],
+    ["Mailbox/query", {"accountId": "Acb", "filter": {"name": "Flaky"}}, "1"]]}', 'req-3') -> 'methodResponses';
 SELECT count(*) AS flaky_boxes FROM mailcluster.mailboxes WHERE name = 'Flaky';
 
 -- ---- replicated tables refuse direct DML (MC004) ----
@@ -277,7 +291,7 @@ SELECT mailcluster._guard_active() AS guard_on_outside_apply;
 
 -- ---- _apply: dispatch, idempotency, unknown ops, errors clear the guard ----
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');
-SELECT mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Ab", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8="}');
+SELECT mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Acb", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8="}');
 SELECT mailcluster._guard_active() AS guard_on_after_error;
 -- the dispatcher and the ops cannot write on their own: only _apply (C) turns the guard on
 SELECT mailcluster._apply_inner(1001, '{"op": "account_create", "name": "sneaky"}');
@@ -287,7 +301,7 @@ UPDATE mailcluster.accounts SET name = 'still refused';
 DO $$
 BEGIN
     BEGIN
-        PERFORM mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Ab", "blob_id": "Bdead", "data": "aGk="}');
+        PERFORM mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Acb", "blob_id": "Bdead", "data": "aGk="}');
     EXCEPTION WHEN data_corrupted THEN
         RAISE NOTICE 'caught %, guard on: %', SQLSTATE, mailcluster._guard_active();
     END;

@@ -47,8 +47,8 @@ REVOKE ALL ON FUNCTION mailcluster._apply_inner(bigint, jsonb) FROM PUBLIC;
 
 -- Apply one committed command at Raft index idx (THE state machine; C in
 -- src/pg/jmap_guard.c: write guard on, _apply_inner, guard off).
--- Contract: called in log order by the apply path (standalone: _submit;
--- cluster: the apply worker), once per index; returns the op's response.
+-- Contract: called in log order by the apply worker ("mailcluster apply",
+-- standalone or clustered alike), once per index; returns the op's response.
 CREATE FUNCTION mailcluster._apply(idx bigint, cmd jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mc_jmap_apply' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION mailcluster._apply(bigint, jsonb) FROM PUBLIC;

@@ -165,8 +165,7 @@ BEGIN
         RAISE EXCEPTION 'keep_entries and blob_grace must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT greatest((SELECT max(idx) FROM mailcluster._standalone_log),
-                    (SELECT applied_index FROM mailcluster._raft_applied LIMIT 1)) INTO cur;
+    SELECT applied_index INTO cur FROM mailcluster._raft_applied;
     IF mailcluster._holds_role('purge.accounts') AND coalesce(cur, 0) - keep_entries > 1 THEN
         out := out || jsonb_build_object('changes', mailcluster._submit(jsonb_build_object(
             'op', 'purge_changes', 'before_idx', cur - keep_entries)));

@@ -134,6 +134,7 @@ DECLARE
     incomplete boolean := false;
     out jsonb;
     stored jsonb;
+    fence_err text;
 BEGIN
     IF request_id IS NOT NULL THEN
         SELECT r.response INTO stored FROM mailcluster._responses r
@@ -158,10 +159,18 @@ BEGIN
                 format('The server does not support the capability "%s".', cap));
         END IF;
     END LOOP;
-    -- linearizable reads on the Raft path: catch up with the leader's commit first
-    IF current_setting('mcjmap.submit', true) = 'raft'
+    -- mailcluster.read_consistency = linearizable (the default): before any
+    -- method reads, wait for a read index confirmed by the leader and applied
+    -- here (read_barrier), so a read sees every write acknowledged before the
+    -- request started, on any node.  local: read what this node has applied.
+    IF jsonb_array_length(request->'methodCalls') > 0
        AND coalesce(current_setting('mailcluster.read_consistency', true), 'linearizable') = 'linearizable' THEN
-        PERFORM mailcluster.read_barrier();
+        BEGIN
+            PERFORM mailcluster.read_barrier();
+        EXCEPTION WHEN SQLSTATE 'MC001' OR SQLSTATE 'MC003' THEN
+            -- no leader confirmed our read index: every call is unavailable
+            GET STACKED DIAGNOSTICS fence_err = MESSAGE_TEXT;
+        END;
     END IF;
     created := coalesce(request->'createdIds', '{}');
     FOR call IN SELECT value FROM jsonb_array_elements(request->'methodCalls') LOOP
@@ -169,7 +178,12 @@ BEGIN
         ctx := jsonb_build_object('using', request->'using', 'createdIds', created,
                                   'request_id', CASE WHEN request_id IS NOT NULL
                                                      THEN 'jmap:' || request_id || ':' || n END);
-        res := mailcluster._jmap_call(call->>0, call->1, ctx, responses);
+        IF fence_err IS NOT NULL THEN
+            res := jsonb_build_object('name', 'error', 'args',
+                       jsonb_build_object('type', 'serverUnavailable', 'description', fence_err));
+        ELSE
+            res := mailcluster._jmap_call(call->>0, call->1, ctx, responses);
+        END IF;
         IF res ? 'createdIds' AND jsonb_typeof(res->'createdIds') = 'object' THEN
             created := created || (res->'createdIds');
         END IF;
