@@ -1,0 +1,243 @@
+# 030_jmap_cluster.pl — the JMAP layer on a three-node cluster: every write
+# is a Raft entry, so writes through any node (leader or follower,
+# write_mode = forward) give the same jmap() answers, the same states and
+# the same state_checksum() on every node; a request retried with the same
+# request_id (on the same or another node) is applied once; Email/changes
+# asked on a follower after a leader change returns exactly the changes
+# made since the state it was given.
+# Gossip UDP ports 24001-24003, Raft RPC TCP ports 24101-24103.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-jmap-secret-0123456789abcdef';
+my @gport = (24001, 24002, 24003);
+
+sub make_node
+{
+	my ($i) = @_;
+	my $id = $i + 1;
+	my $node = PostgreSQL::Test::Cluster->new("jmap$id");
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $gport[$i]
+mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_heartbeat_interval = 100
+mailcluster.raft_commit_timeout = 10000
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# The leader id every node agrees on, or undef within $limit seconds.
+sub agreed_leader
+{
+	my ($nodes, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my %seen;
+		for my $n (@$nodes)
+		{
+			my ($rc, $r) = $n->psql('postgres',
+				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
+			$seen{ $rc == 0 ? $r : 'err' }++;
+		}
+		my @ids = keys %seen;
+		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# Wait until every node applied what the furthest one has; then the
+# "applied_index checksum" pairs of all nodes (one distinct value = equal).
+sub checksums
+{
+	my ($nodes, $limit) = @_;
+	my $target = 0;
+	for my $n (@$nodes)
+	{
+		my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+		$target = $a if $a > $target;
+	}
+	for my $n (@$nodes)
+	{
+		$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, @{[ $limit * 1000 ]})");
+	}
+	my %sums;
+	$sums{ $_->safe_psql('postgres',
+			q{SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()}) }++
+	  for @$nodes;
+	return %sums;
+}
+
+# mailcluster.jmap() on $node: the Response as (canonical) jsonb text.
+sub jmap
+{
+	my ($node, $calls, $rid) = @_;
+	my $req = qq({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": $calls});
+	my $r = defined $rid ? "'$rid'" : 'NULL';
+	return $node->safe_psql('postgres', qq{SELECT mailcluster.jmap(\$j\$$req\$j\$::jsonb, $r)});
+}
+
+# One value out of a jsonb text, by a SQL path like '{methodResponses,0,1,state}'.
+sub jget
+{
+	my ($node, $json, $path) = @_;
+	return $node->safe_psql('postgres', qq{SELECT \$j\$$json\$j\$::jsonb #>> '$path'});
+}
+
+# A sample message of test/data/mail as a bytea literal.
+sub eml
+{
+	my ($name) = @_;
+	open(my $fh, '<:raw', "test/data/mail/$name.eml") or die "test/data/mail/$name.eml: $!";
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return "'\\x" . unpack('H*', $data) . "'::bytea";
+}
+
+my @nodes = map { make_node($_) } 0 .. 2;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+
+my $leader = agreed_leader(\@nodes, 90);
+ok(defined $leader, 'the three nodes agree on a leader: ' . ($leader // 'none'));
+my $L = $nodes[ $leader - 1 ];
+my ($F1, $F2) = grep { $_ != $L } @nodes;
+
+# ---- writes through every node ------------------------------------------
+my $acct = $F1->safe_psql('postgres', q{SELECT mailcluster.account_create('alice')});
+like($acct, qr/^A[a-z2-7]+$/, "account created through a follower: $acct");
+
+my $e1 = $L->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-a') . ')');
+my $e2 = $F1->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-c') . ')');
+my $e3 = $F2->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('alternative') . ", 'Archive')");
+like("$e1 $e2 $e3", qr/^E\S+ E\S+ E\S+$/, "delivered on the leader and both followers: $e1 $e2 $e3");
+
+my $set = jmap($F2, qq([["Mailbox/set", {"accountId": "$acct", "create": {"p": {"name": "Projects"}}}, "0"]]));
+my $projects = jget($F2, $set, '{methodResponses,0,1,created,p,id}');
+like($projects, qr/^M/, "Mailbox/set on a follower created $projects");
+$set = jmap($F1, qq([["Email/set", {"accountId": "$acct", "update": {"$e1": {"keywords/\$seen": true, "mailboxIds/$projects": true}}}, "0"]]));
+is(jget($F1, $set, '{methodResponses,0,1,updated}'), qq({"$e1": null}), 'Email/set on the other follower updated the email');
+
+# thread-b links thread-a and thread-c: their threads merge, on every node alike
+my $e4 = $L->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-b') . ')');
+
+my %sums = checksums(\@nodes, 30);
+is(scalar(keys %sums), 1, 'equal state_checksum() on all three nodes: ' . join(' / ', keys %sums));
+
+# ---- identical jmap() answers everywhere ---------------------------------
+my $reads = qq([
+  ["Mailbox/get", {"accountId": "$acct", "ids": null}, "m"],
+  ["Email/query", {"accountId": "$acct", "sort": [{"property": "receivedAt", "isAscending": false}, {"property": "subject"}],
+                   "calculateTotal": true}, "q"],
+  ["Email/get", {"accountId": "$acct", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                 "properties": ["id", "blobId", "threadId", "mailboxIds", "keywords", "size", "receivedAt",
+                                "subject", "from", "to", "sentAt", "preview", "hasAttachment", "bodyStructure",
+                                "textBody", "htmlBody", "bodyValues"], "fetchAllBodyValues": true}, "g"],
+  ["Thread/get", {"accountId": "$acct", "#ids": {"resultOf": "g", "name": "Email/get", "path": "/list/*/threadId"}}, "t"],
+  ["Mailbox/changes", {"accountId": "$acct", "sinceState": "0"}, "mc"],
+  ["Mailbox/query", {"accountId": "$acct", "sort": [{"property": "sortOrder"}, {"property": "name"}]}, "mq"]]);
+my @answers = map { jmap($_, $reads) } @nodes;
+is($answers[1], $answers[0], 'node 2 gives the same jmap() response as node 1');
+is($answers[2], $answers[0], 'node 3 gives the same jmap() response as node 1');
+is(jget($L, $answers[0], '{methodResponses,1,1,total}'), '4', 'four emails in the account');
+is(jget($L, $answers[0], "{methodResponses,2,1,list,0,keywords}"), '{}', 'the newest email has no keywords');
+is($L->safe_psql('postgres',
+	qq{SELECT string_agg(n::text, ',' ORDER BY n) FROM (SELECT DISTINCT t->>'id', jsonb_array_length(t->'emailIds') AS n
+	     FROM jsonb_array_elements(\$j\$$answers[0]\$j\$::jsonb #> '{methodResponses,3,1,list}') t) x}),
+	'1,3', 'two threads: thread-b merged thread-a and thread-c into one of three; the lone message');
+
+for my $type ('Mailbox', 'Email', 'Thread')
+{
+	my %states = map {
+		jget($_, jmap($_, qq([["$type/get", {"accountId": "$acct", "ids": []}, "s"]])), '{methodResponses,0,1,state}') => 1
+	} @nodes;
+	is(scalar(keys %states), 1, "$type state equal on all nodes: " . join(',', keys %states));
+}
+my $last = $L->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+my $estate = jget($L, jmap($L, qq([["Email/get", {"accountId": "$acct", "ids": []}, "s"]])), '{methodResponses,0,1,state}');
+ok($estate > 0 && $estate <= $last, "the Email state ($estate) is a Raft index (applied $last)");
+
+# ---- a retried request_id is applied once --------------------------------
+my $once = qq([["Mailbox/set", {"accountId": "$acct", "create": {"o": {"name": "Once"}}}, "0"],
+               ["Email/set", {"accountId": "$acct", "update": {"$e2": {"keywords/\$flagged": true}}}, "1"]]);
+my $first = jmap($F1, $once, 'retry-1');
+like(jget($F1, $first, '{methodResponses,0,1,created,o,id}'), qr/^M/, 'first try created the mailbox');
+my $commit_before = $L->safe_psql('postgres', 'SELECT commit_index FROM mailcluster.raft_status');
+$F1->safe_psql('postgres', "SELECT mailcluster.wait_for_index($commit_before, 10000)");
+is(jmap($F1, $once, 'retry-1'), $first, 'retry on the same node returns the first response');
+$L->safe_psql('postgres', "SELECT mailcluster.wait_for_index($commit_before, 10000)");
+is(jmap($L, $once, 'retry-1'), $first, 'retry through the leader returns the first response');
+$F2->safe_psql('postgres', "SELECT mailcluster.wait_for_index($commit_before, 10000)");
+is(jmap($F2, $once, 'retry-1'), $first, 'retry through the other follower returns the first response');
+is($L->safe_psql('postgres', 'SELECT commit_index FROM mailcluster.raft_status'), $commit_before,
+	'the retries added no log entry');
+%sums = checksums(\@nodes, 30);
+is(scalar(keys %sums), 1, 'equal state_checksum() after the retries');
+is(join(',', map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.mailboxes WHERE name = 'Once'") } @nodes),
+	'1,1,1', 'one "Once" mailbox on every node');
+# the same request under another request_id is a new request (and fails: the name is taken)
+my $other = jmap($F2, $once, 'retry-2');
+is(jget($F2, $other, '{methodResponses,0,1,notCreated,o,type}'), 'invalidProperties',
+	'the same calls under a new request_id are applied again (sibling name taken)');
+
+# ---- Email/changes on a follower after a leader change --------------------
+my $since = jget($F1, jmap($F1, qq([["Email/get", {"accountId": "$acct", "ids": []}, "s"]])), '{methodResponses,0,1,state}');
+my $new_leader_id = ($leader % 3) + 1;
+$L->safe_psql('postgres', "SELECT mailcluster.transfer_leadership($new_leader_id)");
+my $now = agreed_leader(\@nodes, 30);
+is($now, $new_leader_id, "leadership moved from node $leader to node $new_leader_id");
+my $NL = $nodes[ $new_leader_id - 1 ];
+my ($G) = grep { $_ != $NL && $_ != $L } @nodes;    # a follower under both leaders
+
+my $e5 = $L->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('plain') . ')');
+my $e6 = $G->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('reply') . ')');
+$set = jmap($NL, qq([["Email/set", {"accountId": "$acct", "destroy": ["$e3"], "update": {"$e4": {"keywords/\$answered": true}}}, "0"]]));
+is(jget($NL, $set, '{methodResponses,0,1,destroyed}'), qq(["$e3"]), 'Email/set through the new leader destroyed an email');
+
+my $changes = jmap($G, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$since"}, "c"],
+                          ["Email/get", {"accountId": "$acct", "ids": []}, "s"]]));
+my $created = $G->safe_psql('postgres',
+	qq{SELECT string_agg(x, ',' ORDER BY x) FROM jsonb_array_elements_text(\$j\$$changes\$j\$::jsonb #> '{methodResponses,0,1,created}') x});
+is($created, join(',', sort ($e5, $e6)), "Email/changes on a follower: created = the two new emails ($created)");
+is(jget($G, $changes, '{methodResponses,0,1,destroyed}'), qq(["$e3"]), 'Email/changes: destroyed = the destroyed email');
+is(jget($G, $changes, '{methodResponses,0,1,updated}'), qq(["$e4"]), 'Email/changes: updated = the email whose keywords changed');
+is(jget($G, $changes, '{methodResponses,0,1,oldState}'), $since, 'Email/changes: oldState is the state asked for');
+is(jget($G, $changes, '{methodResponses,0,1,newState}'), jget($G, $changes, '{methodResponses,1,1,state}'),
+	'Email/changes: newState is the current Email state');
+is(jget($G, $changes, '{methodResponses,0,1,hasMoreChanges}'), 'false', 'Email/changes: no more changes');
+my @ch = map { jmap($_, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$since"}, "c"]])) } @nodes;
+is(scalar(keys %{ { map { $_ => 1 } @ch } }), 1, 'the same Email/changes answer on all three nodes');
+
+%sums = checksums(\@nodes, 30);
+is(scalar(keys %sums), 1, 'equal state_checksum() at the end: ' . join(' / ', keys %sums));
+
+$_->stop for @nodes;
+done_testing();
