@@ -79,9 +79,18 @@ boot_make_core(McRaftWorker *w, const McLogLoaded *ld)
 	gettimeofday(&tv, NULL);
 	cfg.seed = ((uint64) tv.tv_sec * 1000000 + tv.tv_usec) ^ ((uint64) MyProcPid << 32) ^ w->id;
 	cfg.applied = Max(ld->applied, ld->snap.index);
+	w->stored_term = ld->hs.term;
+	w->stored_vote = ld->hs.vote;
 
-	w->core = mc_raft_create(&cfg, &ld->hs, &ld->snap, ld->entries, ld->n_entries,
-							 err, sizeof(err));
+	/* commit-only changes are not always stored: it is at least applied */
+	{
+		mc_raft_hard_state hs = ld->hs;
+		uint64		last = ld->n_entries > 0 ? ld->entries[ld->n_entries - 1].index : ld->snap.index;
+
+		hs.commit = Min(Max(hs.commit, cfg.applied), last);
+		w->core = mc_raft_create(&cfg, &hs, &ld->snap, ld->entries, ld->n_entries,
+								 err, sizeof(err));
+	}
 	if (w->core == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

@@ -43,11 +43,19 @@ persist_tx(void *arg)
 	mc_logstore_set_sync(sync);
 }
 
-/* Does this batch need anything written? */
+/*
+ * Does this batch need anything written?  A hard state whose term and vote
+ * are what we last stored changed only the commit index, which Raft may
+ * lose (the leader tells it again; at start-up it is at least the applied
+ * index): it is written along with the next entries, never on its own.
+ */
 static bool
-needs_persist(const mc_raft_batch *rd)
+needs_persist(const McRaftWorker *w, const mc_raft_batch *rd)
 {
-	return rd->truncate_from != 0 || rd->n_entries > 0 || rd->has_hard_state ||
+	bool		hs_needed = rd->has_hard_state &&
+		(rd->hs.term != w->stored_term || rd->hs.vote != w->stored_vote);
+
+	return rd->truncate_from != 0 || rd->n_entries > 0 || hs_needed ||
 		rd->n_snap_chunks > 0 || rd->install != NULL;
 }
 
@@ -172,9 +180,14 @@ mc_raft_process_ready(McRaftWorker *w)
 		did_install = rd.install != NULL;
 		if (did_install)
 			installed = *rd.install;
-		if (needs_persist(&rd))
+		if (needs_persist(w, &rd))
 		{
 			mc_raft_in_transaction(persist_tx, &rd);
+			if (rd.has_hard_state)
+			{
+				w->stored_term = rd.hs.term;
+				w->stored_vote = rd.hs.vote;
+			}
 			LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 			McRaft->n_persist++;
 			LWLockRelease(McRaft->lock);

@@ -30,6 +30,8 @@ typedef struct McRaftWorker
 	struct McRpc *rpc;			/* NULL when standalone */
 	MemoryContext mcxt;			/* long-lived worker memory */
 	uint32		chunk_max;		/* snapshot chunk bytes (core's max batch) */
+	uint64		stored_term;	/* term and vote last persisted */
+	uint32		stored_vote;
 } McRaftWorker;
 
 /* Entry point registered for the "mailcluster raft" worker. */
