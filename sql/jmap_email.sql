@@ -427,5 +427,31 @@ SELECT octet_length(v->>'value') AS bytes, right(v->>'value', 2) AS tail, v->'is
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
+-- ---- a message bigger than one part (_blob_part_size: 1 MB, at most half
+-- of raft_batch_max) travels in blob_part entries, joined on apply ----
+SELECT mailcluster._blob_part_size() AS part_size;
+CREATE TABLE bigmsg AS
+SELECT convert_to(E'Message-ID: <big.1@example.com>\r\nSubject: big\r\nContent-Type: application/octet-stream\r\n'
+                  || E'Content-Transfer-Encoding: base64\r\n\r\n', 'UTF8')
+       || convert_to((SELECT string_agg(encode(decode(md5(i::text) || md5((-i)::text) || md5((2 * i)::text), 'hex'), 'base64'), E'\r\n')
+                        FROM generate_series(1, 38000) i), 'UTF8') AS m;
+SELECT length(m) AS bytes FROM bigmsg;
+SELECT last_log_index AS log_before FROM mailcluster.raft_status \gset
+SELECT mailcluster.deliver('Aec', m) AS big_id FROM bigmsg \gset
+SELECT last_log_index - :log_before AS entries FROM mailcluster.raft_status;
+SELECT count(*) AS parts_left FROM mailcluster._blob_parts;
+SELECT b.size = length(m) AS same_size, b.data = m AS same_bytes
+  FROM mailcluster.blobs b, bigmsg WHERE b.id = 'B' || encode(sha256(m), 'hex');
+SELECT mailcluster.blob_download('Aec', 'B' || encode(sha256(m), 'hex')) = m AS downloads FROM bigmsg;
+SELECT jr(format('[["Email/get", {"accountId": "Aec", "ids": ["%s"], "properties": ["size", "subject"]}, "g"]]',
+                 :'big_id')::jsonb) #> '{0,1,list,0}' AS big_email;
+-- parts whose command never came are dropped by purge_blobs
+SELECT mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', 'Bnever', 'seq', 0,
+                                              'at', '2026-01-01T00:00:00Z', 'data', 'eA=='));
+SELECT count(*) AS orphan_parts FROM mailcluster._blob_parts;
+SELECT mailcluster._submit('{"op": "purge_blobs", "before_time": "2026-01-02T00:00:00Z"}') ? 'deleted' AS purged;
+SELECT count(*) AS orphan_parts FROM mailcluster._blob_parts;
+DROP TABLE bigmsg;
+
 DROP FUNCTION jr(jsonb);
 DROP TABLE msgs, up, imp;

@@ -145,13 +145,26 @@ CREATE TABLE mailcluster._responses (
     response        jsonb
 );
 
+-- Parts of a blob too big for one log entry (mailcluster.raft_batch_max):
+-- the proposer sends them as blob_part entries before the command that
+-- uses the blob, which joins them, checks the hash, stores the blob and
+-- deletes the parts.  Normally empty between commands.
+CREATE TABLE mailcluster._blob_parts (
+    blob_id         text NOT NULL,
+    seq             int NOT NULL CHECK (seq >= 0),
+    idx             bigint NOT NULL,
+    at              timestamptz,
+    data            bytea NOT NULL,
+    PRIMARY KEY (blob_id, seq)
+);
+
 -- ---- the guard --------------------------------------------------------------
 
 DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['accounts', 'mailboxes', 'threads', 'blobs', 'account_blobs',
-                             'emails', 'email_mailboxes', 'changes', '_responses'] LOOP
+                             'emails', 'email_mailboxes', 'changes', '_responses', '_blob_parts'] LOOP
         -- statement level: refuses even statements that would touch no row
         EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON mailcluster.%I

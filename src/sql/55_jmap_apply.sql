@@ -87,6 +87,48 @@ BEGIN
     ON CONFLICT (id) DO NOTHING;
 END $$;
 
+-- Store the bytes a command (or an import item) carries for blob: inline
+-- ("data", base64) or in "parts" earlier blob_part entries, which are then
+-- deleted.  Returns false when it carries none, or when its parts are not
+-- all there (purged): the caller answers blobNotFound unless the blob is
+-- already stored.
+CREATE FUNCTION mailcluster._blob_take(blob text, c jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    whole bytea;
+    n bigint;
+BEGIN
+    IF c ? 'data' THEN
+        PERFORM mailcluster._blob_store(blob, decode(c->>'data', 'base64'));
+        RETURN true;
+    END IF;
+    IF NOT c ? 'parts' THEN
+        RETURN false;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
+        SELECT string_agg(p.data, ''::bytea ORDER BY p.seq), count(*) INTO whole, n
+          FROM mailcluster._blob_parts p WHERE p.blob_id = blob;
+        IF n IS DISTINCT FROM (c->>'parts')::bigint THEN
+            RETURN false;
+        END IF;
+        PERFORM mailcluster._blob_store(blob, whole);
+    END IF;
+    DELETE FROM mailcluster._blob_parts p WHERE p.blob_id = blob;
+    RETURN true;
+END $$;
+
+-- op blob_part {blob_id, seq, at, data (base64)}: one part of a big blob,
+-- kept until the command that uses the blob arrives.
+CREATE FUNCTION mailcluster._op_blob_part(idx bigint, cmd jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO mailcluster._blob_parts (blob_id, seq, idx, at, data)
+    VALUES (cmd->>'blob_id', (cmd->>'seq')::int, idx, (cmd->>'at')::timestamptz,
+            decode(cmd->>'data', 'base64'))
+    ON CONFLICT (blob_id, seq) DO NOTHING;
+    RETURN jsonb_build_object('blob_id', cmd->>'blob_id', 'seq', (cmd->>'seq')::int);
+END $$;
+
 -- Make blob readable by account (blob must exist); at is the proposer's time.
 CREATE FUNCTION mailcluster._blob_grant(account text, blob text, typ text, at timestamptz) RETURNS void
 LANGUAGE sql VOLATILE AS $$
@@ -103,9 +145,7 @@ DECLARE
     blob text := cmd->>'blob_id';
     sz bigint;
 BEGIN
-    IF cmd ? 'data' THEN
-        PERFORM mailcluster._blob_store(blob, decode(cmd->>'data', 'base64'));
-    END IF;
+    PERFORM mailcluster._blob_take(blob, cmd);
     SELECT size INTO sz FROM mailcluster.blobs WHERE id = blob;
     IF sz IS NULL THEN
         RETURN jsonb_build_object('error', 'blobNotFound');
@@ -154,6 +194,8 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
        AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id);
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- parts of a blob whose command never came (it failed or timed out)
+    DELETE FROM mailcluster._blob_parts p WHERE p.idx < before OR p.at < before_t;
     RETURN jsonb_build_object('deleted', n);
 END $$;
 
@@ -165,6 +207,7 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT cmd->'response' $$;
 INSERT INTO mailcluster._ops VALUES
     ('account_create',  'mailcluster._op_account_create'),
     ('blob_put',        'mailcluster._op_blob_put'),
+    ('blob_part',       'mailcluster._op_blob_part'),
     ('purge_changes',   'mailcluster._op_purge_changes'),
     ('purge_blobs',     'mailcluster._op_purge_blobs'),
     ('record_response', 'mailcluster._op_record_response');

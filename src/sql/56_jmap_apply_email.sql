@@ -251,9 +251,8 @@ BEGIN
                 mailcluster._seterr('invalidProperties', NULL, ARRAY['keywords']));
             CONTINUE;
         END IF;
-        IF it ? 'data' THEN
-            PERFORM mailcluster._blob_store(it->>'blob_id', decode(it->>'data', 'base64'));
-        ELSIF NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = it->>'blob_id') THEN
+        IF NOT mailcluster._blob_take(it->>'blob_id', it)
+           AND NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = it->>'blob_id') THEN
             not_created := not_created || jsonb_build_object(cid, mailcluster._seterr('blobNotFound'));
             CONTINUE;
         END IF;
@@ -368,9 +367,8 @@ BEGIN
         RETURN jsonb_build_object('error', jsonb_build_object('type', 'notFound',
                                   'description', 'the account has no such mailbox and no inbox'));
     END IF;
-    IF cmd ? 'data' THEN
-        PERFORM mailcluster._blob_store(cmd->>'blob_id', decode(cmd->>'data', 'base64'));
-    ELSIF NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = cmd->>'blob_id') THEN
+    IF NOT mailcluster._blob_take(cmd->>'blob_id', cmd)
+       AND NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = cmd->>'blob_id') THEN
         -- the proposer saw the blob, but a purge removed it before this entry
         RETURN jsonb_build_object('error', jsonb_build_object('type', 'blobNotFound',
                                   'description', 'the blob was purged before the delivery was applied; retry'));

@@ -19,6 +19,39 @@ LANGUAGE sql STABLE AS $$
     SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
 $$;
 
+-- Largest blob carried inline in one command (bytes): 1 MB, or half of
+-- mailcluster.raft_batch_max if that is less (base64 makes it 4/3 bigger),
+-- so that every entry fits one AppendEntries batch and one RPC frame and
+-- commits well within raft_commit_timeout; bigger blobs travel in parts of
+-- this size (a 50 MB message: 50 parts by default).
+CREATE FUNCTION mailcluster._blob_part_size() RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT (greatest(65536, least(1048576,
+               coalesce((SELECT setting::bigint FROM pg_catalog.pg_settings
+                          WHERE name = 'mailcluster.raft_batch_max'), 10485760) / 2)) / 3 * 3)::int;
+$$;
+
+-- The bytes of blob for a command: {"data": base64} when they fit one
+-- entry; else proposes them first as blob_part entries (one each) and
+-- returns {"parts": n} for the command, whose apply joins them.
+CREATE FUNCTION mailcluster._blob_carry(blob text, data bytea) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    sz int := mailcluster._blob_part_size();
+    n int := (length(data) + sz - 1) / sz;
+    at text := mailcluster._utc_now();
+BEGIN
+    IF length(data) <= sz THEN
+        RETURN jsonb_build_object('data', encode(data, 'base64'));
+    END IF;
+    FOR i IN 0 .. n - 1 LOOP
+        PERFORM mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', blob, 'seq', i,
+                    'at', at, 'data', encode(substring(data FROM i * sz + 1 FOR sz), 'base64')));
+    END LOOP;
+    RETURN jsonb_build_object('parts', n);
+END $$;
+REVOKE ALL ON FUNCTION mailcluster._blob_carry(text, bytea) FROM PUBLIC;
+
 -- Raise undefined_object unless the account exists.
 CREATE FUNCTION mailcluster._need_account(account text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
@@ -66,12 +99,12 @@ BEGIN
                               'type', coalesce(type, 'application/octet-stream'),
                               'at', mailcluster._utc_now());
     IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
-        cmd := cmd || jsonb_build_object('data', encode(data, 'base64'));
+        cmd := cmd || mailcluster._blob_carry(blob, data);
     END IF;
     res := mailcluster._submit(cmd);
     IF res ? 'error' THEN
         -- the blob was purged between our look and the apply: send the bytes
-        res := mailcluster._submit(cmd || jsonb_build_object('data', encode(data, 'base64')));
+        res := mailcluster._submit((cmd - 'parts') || mailcluster._blob_carry(blob, data));
     END IF;
     RETURN res;
 END $$;
@@ -124,12 +157,12 @@ BEGIN
                               'mailbox', coalesce(mailbox, 'Inbox'),
                               'received_at', mailcluster._utc_now());
     IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
-        cmd := cmd || jsonb_build_object('data', encode(message, 'base64'));
+        cmd := cmd || mailcluster._blob_carry(blob, message);
     END IF;
     res := mailcluster._submit(cmd);
     IF res->'error'->>'type' = 'blobNotFound' THEN
         -- the blob was purged between our look and the apply: send the bytes
-        res := mailcluster._submit(cmd || jsonb_build_object('data', encode(message, 'base64')));
+        res := mailcluster._submit((cmd - 'parts') || mailcluster._blob_carry(blob, message));
     END IF;
     IF res ? 'error' THEN
         RAISE EXCEPTION 'delivery failed: %', res->'error'->>'type'
