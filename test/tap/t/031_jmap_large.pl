@@ -1,0 +1,188 @@
+# 031_jmap_large.pl — a 50 MB message delivered on a FOLLOWER of a
+# three-node cluster is readable, byte for byte, on every node.  The
+# message travels as 1 MB blob_part entries (each well within
+# raft_batch_max and one RPC frame), forwarded to the leader, then the
+# deliver entry joins them on every node.  raft_commit_timeout is raised
+# to 120 s for the slow, loaded test machines.
+# Gossip UDP ports 24011-24013, Raft RPC TCP ports 24111-24113.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-jmap-big-secret-0123456789abcdef';
+my @gport = (24011, 24012, 24013);
+
+sub make_node
+{
+	my ($i) = @_;
+	my $id = $i + 1;
+	my $node = PostgreSQL::Test::Cluster->new("big$id");
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $gport[$i]
+mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_heartbeat_interval = 100
+mailcluster.raft_commit_timeout = 120000
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
+sub wait_for
+{
+	my ($node, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my ($rc, $r) = $node->psql('postgres', $sql);
+		return time - $t0 if $rc == 0 && $r eq 't';
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# The leader id every node agrees on, or undef within $limit seconds.
+sub agreed_leader
+{
+	my ($nodes, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my %seen;
+		for my $n (@$nodes)
+		{
+			my ($rc, $r) = $n->psql('postgres',
+				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
+			$seen{ $rc == 0 ? $r : 'err' }++;
+		}
+		my @ids = keys %seen;
+		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# Wait until every node applied what the furthest one has; then the
+# "applied_index checksum" pairs of all nodes (one distinct value = equal).
+sub checksums
+{
+	my ($nodes, $limit) = @_;
+	my $target = 0;
+	for my $n (@$nodes)
+	{
+		my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+		$target = $a if $a > $target;
+	}
+	for my $n (@$nodes)
+	{
+		$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, @{[ $limit * 1000 ]})");
+	}
+	my %sums;
+	$sums{ $_->safe_psql('postgres',
+			q{SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()}) }++
+	  for @$nodes;
+	return %sums;
+}
+
+# mailcluster.jmap() on $node: the Response as (canonical) jsonb text.
+sub jmap
+{
+	my ($node, $calls, $rid) = @_;
+	my $req = qq({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": $calls});
+	my $r = defined $rid ? "'$rid'" : 'NULL';
+	return $node->safe_psql('postgres', qq{SELECT mailcluster.jmap(\$j\$$req\$j\$::jsonb, $r)});
+}
+
+# One value out of a jsonb text, by a SQL path like '{methodResponses,0,1,state}'.
+sub jget
+{
+	my ($node, $json, $path) = @_;
+	return $node->safe_psql('postgres', qq{SELECT \$j\$$json\$j\$::jsonb #>> '$path'});
+}
+
+# A sample message of test/data/mail as a bytea literal.
+sub eml
+{
+	my ($name) = @_;
+	open(my $fh, '<:raw', "test/data/mail/$name.eml") or die "test/data/mail/$name.eml: $!";
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return "'\\x" . unpack('H*', $data) . "'::bytea";
+}
+
+my @nodes = map { make_node($_) } 0 .. 2;
+$_->start for @nodes;
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+
+my $leader = agreed_leader(\@nodes, 90);
+ok(defined $leader, 'the three nodes agree on a leader: ' . ($leader // 'none'));
+my $L = $nodes[ $leader - 1 ];
+my ($F1, $F2) = grep { $_ != $L } @nodes;
+
+my $acct = $F1->safe_psql('postgres', q{SELECT mailcluster.account_create('big')});
+
+# a multipart message: a text part and a ~50 MB base64 attachment
+# (795,000 lines of 64 characters: 38,160,000 bytes decoded)
+$F1->safe_psql('postgres', q{
+CREATE TABLE bigmsg AS
+SELECT convert_to(
+    E'Message-ID: <big.50mb@example.com>\r\n'
+ || E'Date: Mon, 23 Nov 2026 12:00:00 +0000\r\n'
+ || E'From: Big Sender <big@example.com>\r\n'
+ || E'To: big@example.org\r\n'
+ || E'Subject: fifty megabytes\r\n'
+ || E'MIME-Version: 1.0\r\n'
+ || E'Content-Type: multipart/mixed; boundary="b50"\r\n\r\n'
+ || E'--b50\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe data is attached.\r\n'
+ || E'--b50\r\nContent-Type: application/octet-stream; name="data.bin"\r\n'
+ || E'Content-Disposition: attachment; filename="data.bin"\r\n'
+ || E'Content-Transfer-Encoding: base64\r\n\r\n'
+ || (SELECT string_agg(encode(decode(md5(i::text) || md5((-i)::text) || md5((2 * i)::text), 'hex'), 'base64'), E'\r\n')
+       FROM generate_series(1, 795000) i)
+ || E'\r\n--b50--\r\n', 'UTF8') AS m});
+my ($size, $sha) = split /\|/, $F1->safe_psql('postgres', q{SELECT length(m), encode(sha256(m), 'hex') FROM bigmsg});
+ok($size > 50_000_000, "the message is $size bytes");
+
+my $t0 = time;
+my ($rc, $eid, $err) = $F1->psql('postgres', "SELECT mailcluster.deliver('$acct', m) FROM bigmsg");
+my $secs = time - $t0;
+is($rc, 0, sprintf('deliver() of %d bytes on a follower returned in %.1f s%s', $size, $secs, $rc ? ": $err" : ''));
+like($eid, qr/^E/, "the email id: $eid");
+diag(sprintf('deliver of %.1f MB on a follower: %.1f s', $size / 1e6, $secs));
+
+my %sums = checksums(\@nodes, 300);
+is(scalar(keys %sums), 1, 'equal state_checksum() on all three nodes: ' . join(' / ', keys %sums));
+
+for my $n (@nodes)
+{
+	my $name = $n->name;
+	my $get = jmap($n, qq([["Email/get", {"accountId": "$acct", "ids": ["$eid"],
+		"properties": ["size", "blobId", "subject", "hasAttachment", "attachments", "textBody", "bodyValues"],
+		"fetchTextBodyValues": true}, "g"]]));
+	is(jget($n, $get, '{methodResponses,0,1,list,0,size}'), $size, "$name: Email/get size");
+	is(jget($n, $get, '{methodResponses,0,1,list,0,blobId}'), "B$sha", "$name: blobId is the sha256 of the message");
+	is(jget($n, $get, '{methodResponses,0,1,list,0,hasAttachment}'), 'true', "$name: hasAttachment");
+	is(jget($n, $get, '{methodResponses,0,1,list,0,attachments,0,name}'), 'data.bin', "$name: the attachment");
+	like(jget($n, $get, '{methodResponses,0,1,list,0,bodyValues,1,value}'), qr/^The data is attached\./,
+		"$name: the text part");
+	my $part = jget($n, $get, '{methodResponses,0,1,list,0,attachments,0,blobId}');
+	is($n->safe_psql('postgres', "SELECT encode(sha256(mailcluster.blob_download('$acct', 'B$sha')), 'hex')"),
+		$sha, "$name: blob_download gives the message byte for byte");
+	is($n->safe_psql('postgres', "SELECT length(mailcluster.blob_download('$acct', '$part'))"),
+		795000 * 48, "$name: the decoded attachment has its 38,160,000 bytes");
+	is($n->safe_psql('postgres', 'SELECT count(*) FROM mailcluster._blob_parts'), '0', "$name: no parts left over");
+}
+
+$_->stop for @nodes;
+done_testing();
