@@ -384,6 +384,20 @@ test_read_index(void)
 	CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 2), 1), MC_RAFT_ERR_NOT_LEADER);
 	tc_free(&c);
 
+	/* 5 voters, one follower answering: 2 of 5 is no majority */
+	tc_init(&c, 5);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	for (uint32_t id = 3; id <= 5; id++)
+		tc_isolate(&c, id, true);
+	CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 1), 9), MC_RAFT_OK);
+	tc_tick_all(&c, 3);
+	CHECK_EQ_INT(c.nodes[0].n_reads, 0);
+	tc_heal(&c);
+	tc_tick_all(&c, 1);
+	CHECK_EQ_INT(c.nodes[0].n_reads, 1);
+	tc_free(&c);
+
 	/* a deposed leader fails its pending reads */
 	tc_init(&c, 3);
 	CHECK(tc_elect(&c, 1));
