@@ -16,6 +16,9 @@ GOSSIP=(1180 1181 1182)
 RPC=(7921 7922 7923)
 KEY='demo shared secret, change me in production'
 
+# initdb -U postgres below: every psql connects as that role
+export PGUSER=postgres
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 as_user() { runuser -u "$DEMO_USER" -- "$@"; }
 sql() { as_user "$BIN/psql" -X -q -h "$DIR" -p "${PORTS[$1]}" -d postgres -v ON_ERROR_STOP=1 -c "$2"; }
@@ -90,6 +93,98 @@ members 0
 
 say "gossip counters on node 2"
 sql 1 "SELECT name, value FROM mailcluster.metrics WHERE name LIKE 'gossip%' AND value <> 0 ORDER BY name"
+
+say "JMAP: an account on node 1, a thread delivered on node 1 and one on node 2"
+# writes are Raft entries: any node takes them (followers forward to the leader)
+wait_for 2 "mailcluster.leader() IS NOT NULL" 30 || true
+q() { as_user "$BIN/psql" -X -Atq -h "$DIR" -p "${PORTS[$1]}" -d postgres -v ON_ERROR_STOP=1 -c "$2"; }
+ACCT=$(q 0 "SELECT mailcluster.account_create('alice@example.org')")
+echo "account: $ACCT"
+deliver() { # node-index message-text
+	q "$1" "SELECT mailcluster.deliver('$ACCT', convert_to(\$msg\$$2\$msg\$, 'UTF8'))"
+}
+e1=$(deliver 0 "Message-ID: <plan.1@example.net>
+Date: Mon, 23 Nov 2026 09:00:00 +0100
+From: =?UTF-8?Q?Andr=C3=A9_Lef=C3=A8vre?= <andre@example.net>
+To: Alice <alice@example.org>
+Subject: =?UTF-8?Q?R=C3=A9union?= on Friday
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary=\"alt\"
+
+--alt
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+Shall we meet on Friday at ten?
+--alt
+Content-Type: text/html; charset=utf-8
+
+<p>Shall we meet on <b>Friday</b> at ten?</p>
+--alt--
+")
+e2=$(deliver 0 "Message-ID: <plan.2@example.org>
+Date: Mon, 23 Nov 2026 09:30:00 +0100
+From: Alice <alice@example.org>
+To: =?UTF-8?Q?Andr=C3=A9?= <andre@example.net>
+Subject: Re: =?UTF-8?Q?R=C3=A9union?= on Friday
+In-Reply-To: <plan.1@example.net>
+References: <plan.1@example.net>
+Content-Type: text/plain; charset=utf-8
+
+Friday at ten is fine.
+")
+e3=$(deliver 1 "Message-ID: <report.1@example.com>
+Date: Mon, 23 Nov 2026 10:00:00 +0000
+From: Bob <bob@example.com>
+To: Alice <alice@example.org>
+Subject: Quarterly report
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=\"mix\"
+
+--mix
+Content-Type: text/plain; charset=utf-8
+
+The report is attached.
+--mix
+Content-Type: text/csv; name=\"q4.csv\"
+Content-Disposition: attachment; filename=\"q4.csv\"
+
+quarter,revenue
+Q4,42
+--mix--
+")
+e4=$(deliver 1 "Message-ID: <report.2@example.org>
+Date: Mon, 23 Nov 2026 10:15:00 +0000
+From: Alice <alice@example.org>
+To: Bob <bob@example.com>
+Subject: RE: Quarterly report
+In-Reply-To: <report.1@example.com>
+References: <report.1@example.com>
+
+Thanks, looks good.
+")
+echo "delivered on node 1: $e1 $e2   on node 2: $e3 $e4"
+
+say "node 3 reads them with their threads through jmap() (Email/query + Email/get + Thread/get, back-references)"
+REQ='{"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": [
+  ["Email/query", {"accountId": "'$ACCT'", "sort": [{"property": "receivedAt", "isAscending": true}],
+                   "collapseThreads": true, "calculateTotal": true}, "q"],
+  ["Email/get", {"accountId": "'$ACCT'", "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                 "properties": ["threadId"]}, "t"],
+  ["Thread/get", {"accountId": "'$ACCT'", "#ids": {"resultOf": "t", "name": "Email/get", "path": "/list/*/threadId"}}, "th"],
+  ["Email/get", {"accountId": "'$ACCT'", "#ids": {"resultOf": "th", "name": "Thread/get", "path": "/list/*/emailIds"},
+                 "properties": ["threadId", "from", "subject", "sentAt", "preview", "hasAttachment"]}, "m"]]}'
+RESP=$(q 2 "SELECT mailcluster.jmap(\$req\$$REQ\$req\$)")
+if command -v jq >/dev/null 2>&1; then
+	echo "$RESP" | jq -c '.methodResponses[]'
+else
+	q 2 "SELECT r::text FROM jsonb_array_elements(\$r\$$RESP\$r\$::jsonb -> 'methodResponses') r"
+fi
+say "the same answer and state on every node"
+for i in 0 1 2; do
+	ans=$(q $i "SELECT md5(mailcluster.jmap(\$req\$$REQ\$req\$)::text)")
+	q $i "SELECT 'node ' || mailcluster.node_id() || ': response md5 $ans, state_checksum() at index ' || applied_index || ': ' || left(checksum, 16) FROM mailcluster.state_checksum()"
+done
 
 if [ $KEEP = 1 ]; then
 	say "nodes left running: psql -h $DIR -p ${PORTS[0]} -U postgres  (stop: pg_ctl -D $DIR/nodeN stop, as $DEMO_USER)"
