@@ -168,7 +168,10 @@ my @answers = map { jmap($_, $reads) } @nodes;
 is($answers[1], $answers[0], 'node 2 gives the same jmap() response as node 1');
 is($answers[2], $answers[0], 'node 3 gives the same jmap() response as node 1');
 is(jget($L, $answers[0], '{methodResponses,1,1,total}'), '4', 'four emails in the account');
-is(jget($L, $answers[0], "{methodResponses,2,1,list,0,keywords}"), '{}', 'the newest email has no keywords');
+is($L->safe_psql('postgres',
+		qq{SELECT e->'keywords' FROM jsonb_array_elements(\$j\$$answers[0]\$j\$::jsonb #> '{methodResponses,2,1,list}') e
+		    WHERE e->>'id' = '$e1'}),
+	'{"$seen": true}', 'the email updated through a follower has its keyword');
 is($L->safe_psql('postgres',
 	qq{SELECT string_agg(n::text, ',' ORDER BY n) FROM (SELECT DISTINCT t->>'id', jsonb_array_length(t->'emailIds') AS n
 	     FROM jsonb_array_elements(\$j\$$answers[0]\$j\$::jsonb #> '{methodResponses,3,1,list}') t) x}),
