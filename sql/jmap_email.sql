@@ -18,7 +18,7 @@ SELECT count(mailcluster._raft_submit('{"op": "purge_changes", "before_idx": 0}'
 SET session_replication_role = replica;
 TRUNCATE mailcluster.accounts, mailcluster.mailboxes, mailcluster.threads, mailcluster.blobs,
          mailcluster.account_blobs, mailcluster.emails, mailcluster.email_mailboxes,
-         mailcluster.changes, mailcluster._responses;
+         mailcluster.changes, mailcluster._responses, mailcluster._blob_parts;
 RESET session_replication_role;
 SELECT last_log_index, applied_index FROM mailcluster.raft_status;
 CREATE FUNCTION jr(calls jsonb) RETURNS jsonb LANGUAGE sql AS $$
