@@ -4,7 +4,9 @@
 # the same state_checksum() on every node; a request retried with the same
 # request_id (on the same or another node) is applied once; Email/changes
 # asked on a follower after a leader change returns exactly the changes
-# made since the state it was given.
+# made since the state it was given; a write whose first try went to a
+# leader cut off from the others (outcome unknown) and is retried through
+# another node is applied exactly once.
 # Gossip UDP ports 24001-24003, Raft RPC TCP ports 24101-24103.
 use strict;
 use warnings;
@@ -34,6 +36,7 @@ mailcluster.heartbeat = 200
 mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 10000
+mailcluster.enable_fault_injection = on
 });
 	return $node;
 }
@@ -238,6 +241,32 @@ is(jget($G, $changes, '{methodResponses,0,1,newState}'), jget($G, $changes, '{me
 is(jget($G, $changes, '{methodResponses,0,1,hasMoreChanges}'), 'false', 'Email/changes: no more changes');
 my @ch = map { jmap($_, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$since"}, "c"]])) } @nodes;
 is(scalar(keys %{ { map { $_ => 1 } @ch } }), 1, 'the same Email/changes answer on all three nodes');
+
+# ---- first try on a leader cut off from the others, retry elsewhere ------
+# The isolated leader reads locally (a read index needs the others), takes
+# the write, cannot commit it: serverPartialFail (MC001) or, once it knows
+# it lost the lead, serverUnavailable (MC003); the response is not stored.
+$NL->safe_psql('postgres', q{ALTER SYSTEM SET mailcluster.read_consistency = 'local'; SELECT pg_reload_conf()});
+my @others = map { $_ + 1 } grep { $_ != $new_leader_id - 1 } 0 .. 2;
+$NL->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[@{[ join(',', @others) ]}])");
+my $split = qq([["Mailbox/set", {"accountId": "$acct", "create": {"s": {"name": "Partitioned"}}}, "0"]]);
+my $cut = jmap($NL, $split, 'split-1');
+like(jget($NL, $cut, '{methodResponses,0,1,type}'), qr/^server(PartialFail|Unavailable)$/,
+	'the write on the isolated leader fails with outcome unknown: ' . jget($NL, $cut, '{methodResponses,0,1,type}'));
+my @rest = grep { $_ != $NL } @nodes;
+my $rest_leader = agreed_leader(\@rest, 30);
+ok(defined $rest_leader && $rest_leader != $new_leader_id, 'the other two elect a leader: ' . ($rest_leader // 'none'));
+my $retry = jmap($G, $split, 'split-1');
+my $pid = jget($G, $retry, '{methodResponses,0,1,created,s,id}');
+like($pid, qr/^M/, "the retry through another node creates the mailbox: $pid");
+$NL->safe_psql('postgres', 'SELECT mailcluster.fault_clear()');
+$NL->safe_psql('postgres', q{ALTER SYSTEM RESET mailcluster.read_consistency; SELECT pg_reload_conf()});
+%sums = checksums(\@nodes, 30);
+is(scalar(keys %sums), 1, 'equal state_checksum() after the partition heals: ' . join(' / ', keys %sums));
+is(join(',', map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.mailboxes WHERE name = 'Partitioned'") } @nodes),
+	'1,1,1', 'the mailbox exists once on every node (the cut-off try was not applied on top)');
+ok(defined wait_for($NL, 'SELECT mailcluster.leader() IS NOT NULL', 30), 'the healed node knows the leader');
+is(jmap($NL, $split, 'split-1'), $retry, 'a third try on the healed node returns the stored response');
 
 %sums = checksums(\@nodes, 30);
 is(scalar(keys %sums), 1, 'equal state_checksum() at the end: ' . join(' / ', keys %sums));
