@@ -445,6 +445,21 @@ SELECT b.size = length(m) AS same_size, b.data = m AS same_bytes
 SELECT mailcluster.blob_download('Aec', 'B' || encode(sha256(m), 'hex')) = m AS downloads FROM bigmsg;
 SELECT jr(format('[["Email/get", {"accountId": "Aec", "ids": ["%s"], "properties": ["size", "subject"]}, "g"]]',
                  :'big_id')::jsonb) #> '{0,1,list,0}' AS big_email;
+-- a draft with that message attached: its generated message (over 3 MB)
+-- travels in parts before the email_set entry
+SELECT last_log_index AS log_before FROM mailcluster.raft_status \gset
+SELECT r #> '{0,0}' AS method, (r #> '{0,1,created,d}') ? 'id' AS created,
+       (r #>> '{0,1,created,d,size}')::int > 3300000 AS big
+  FROM (SELECT jr(jsonb_build_array(jsonb_build_array('Email/set', jsonb_build_object('accountId', 'Aec',
+          'create', jsonb_build_object('d', jsonb_build_object(
+              'mailboxIds', '{"Mec-b": true}'::jsonb, 'subject', 'with attachment',
+              'bodyValues', '{"t": {"value": "see attached"}}'::jsonb,
+              'textBody', '[{"partId": "t", "type": "text/plain"}]'::jsonb,
+              'attachments', jsonb_build_array(jsonb_build_object('blobId', 'B' || encode(sha256(m), 'hex'),
+                                                                  'type', 'message/rfc822', 'name', 'big.eml'))))), 's'))) AS r
+          FROM bigmsg) x;
+SELECT last_log_index - :log_before >= 5 AS in_parts, (SELECT count(*) FROM mailcluster._blob_parts) AS parts_left
+  FROM mailcluster.raft_status;
 -- parts whose command never came are dropped by purge_blobs
 SELECT mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', 'Bnever', 'seq', 0,
                                               'at', '2026-01-01T00:00:00Z', 'data', 'eA=='));

@@ -124,7 +124,7 @@ BEGIN
         'keywords', coalesce(o->'keywords', '{}'),
         'received_at', coalesce(o->>'receivedAt', mailcluster._utc_now()))
         || CASE WHEN carry AND NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = blob)
-                THEN jsonb_build_object('data', encode(msg, 'base64')) ELSE '{}' END;
+                THEN mailcluster._blob_carry(blob, msg) ELSE '{}' END;  -- big drafts: blob_part entries first
 END $$;
 
 -- Email/set (RFC 8621 §4.6): drafts built and parsed here (invalidProperties,
