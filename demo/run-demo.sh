@@ -74,25 +74,58 @@ say "the nodes find each other from their seeds (node 1's view)"
 wait_for 0 "(SELECT count(*) FROM mailcluster.members WHERE state = 'alive') = 3" 20 || true
 members 0
 
+crash() { # node-number: kill -9 its postmaster, wait until all its processes are gone
+	local pid children p
+	pid=$(head -1 "$DIR/node$1/postmaster.pid")
+	children=$(pgrep -P "$pid" || true)
+	kill -9 "$pid"
+	# the orphaned workers notice the postmaster's death and exit; a restart
+	# must wait for all of them (and for the zombie to be reaped)
+	for p in $pid $children; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
+	rm -f "$DIR/node$1/postmaster.pid"
+}
+
 say "kill -9 of node 3's postmaster"
-pid=$(head -1 "$DIR/node3/postmaster.pid")
-children=$(pgrep -P "$pid" || true)
-kill -9 "$pid"
-# the orphaned workers notice the postmaster's death and exit; a restart
-# must wait for all of them (and for the zombie to be reaped)
-for p in $pid $children; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done
+crash 3
 wait_for 0 "(SELECT state FROM mailcluster.members WHERE node_id = 3) = 'dead'" 30 || true
 say "node 1 sees node 3 dead"
 members 0
 
 say "node 3 restarts and is seen alive again"
-rm -f "$DIR/node3/postmaster.pid"
 start 3
 wait_for 0 "(SELECT state FROM mailcluster.members WHERE node_id = 3) = 'alive'" 30 || true
 members 0
 
 say "gossip counters on node 2"
 sql 1 "SELECT name, value FROM mailcluster.metrics WHERE name LIKE 'gossip%' AND value <> 0 ORDER BY name"
+
+raft() { sql "$1" "SELECT node_id, role, term, leader_id, commit_index, applied_index, voters, learners FROM mailcluster.raft_status"; }
+say "Raft: the three nodes formed one group (each node's own status)"
+wait_for 0 "mailcluster.leader() IS NOT NULL AND (SELECT count(*) FROM mailcluster.members WHERE raft_role <> 'none') = 3" 30 || true
+for i in 0 1 2; do raft $i | sed -n 3p; done
+leader=$(as_user "$BIN/psql" -X -Atq -h "$DIR" -p "${PORTS[0]}" -d postgres -c "SELECT mailcluster.leader()")
+follower=$(( leader % 3 + 1 ))
+say "a write on follower node $follower (forwarded to leader node $leader, committed by a majority)"
+sql $((follower-1)) "SELECT mailcluster.account_create('written on a follower') AS account_id"
+sql $((follower-1)) "SELECT applied_index, checksum FROM mailcluster.state_checksum()"
+
+say "kill -9 of the leader, node $leader"
+crash "$leader"
+survivor=$(( leader % 3 ))
+wait_for "$survivor" "mailcluster.leader() IS NOT NULL AND mailcluster.leader() <> $leader" 30 || true
+newleader=$(as_user "$BIN/psql" -X -Atq -h "$DIR" -p "${PORTS[$survivor]}" -d postgres -c "SELECT mailcluster.leader()")
+say "node $newleader took over; writes succeed again"
+sql "$survivor" "SELECT mailcluster.account_create('written after the failover') AS account_id"
+raft "$survivor"
+
+say "node $leader restarts and catches up as a follower"
+start "$leader"
+idx=$(as_user "$BIN/psql" -X -Atq -h "$DIR" -p "${PORTS[$survivor]}" -d postgres -c "SELECT applied_index FROM mailcluster.raft_status")
+wait_for $((leader-1)) "mailcluster.wait_for_index($idx, 100)" 30 || true
+raft $((leader-1))
+for i in 0 1 2; do
+	echo "node $((i+1)): $(as_user "$BIN/psql" -X -Atq -h "$DIR" -p "${PORTS[$i]}" -d postgres -c "SELECT format('state_checksum() at index %s: %s', applied_index, checksum) FROM mailcluster.state_checksum()" 2>&1)"
+done
 
 say "JMAP: an account on node 1, a thread delivered on node 1 and one on node 2"
 # writes are Raft entries: any node takes them (followers forward to the leader)
