@@ -7,6 +7,7 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 
+#include "maint_worker.h"
 #include "raft_pg.h"
 #include "raft_shmem.h"
 
@@ -36,4 +37,5 @@ mc_raft_pg_init(void)
 	mc_raft_shmem_install_hooks();
 	register_worker("mailcluster raft", "mc_raft_worker_main");
 	register_worker("mailcluster apply", "mc_apply_worker_main");
+	mc_maint_init();
 }

@@ -1,0 +1,307 @@
+/*
+ * maint_worker.c — the "mailcluster maintenance" background worker.
+ *
+ * It connects to mailcluster.database, waits until the extension exists
+ * there, then every interval (60 s) runs one purge round in its own
+ * transaction: SELECT mailcluster.purge_run().  purge_run() itself checks
+ * the roles (mailcluster.has_role): the holder of purge.accounts proposes
+ * purge_changes, the holder of purge.stores proposes purge_blobs; on other
+ * nodes it proposes nothing.  Both are ordinary log entries, applied on
+ * every node.
+ *
+ * A round is skipped when a purge would remove nothing (no change row,
+ * stored response, upload grant, blob or blob part past the cut), so an
+ * idle cluster does not grow its log with empty purges.
+ *
+ * Errors never stop the worker: MC001 / MC003 (no majority, leader unknown
+ * — expected on a minority side) are logged at DEBUG1, anything else as a
+ * WARNING, and the next round comes an interval later.
+ *
+ * Tuning without a setting (SPEC §2 lists the settings): the postmaster's
+ * environment may hold MAILCLUSTER_MAINTENANCE_INTERVAL (seconds between
+ * rounds, default 60), MAILCLUSTER_PURGE_KEEP_ENTRIES (purge_run's
+ * keep_entries, default its own: 10000) and MAILCLUSTER_PURGE_BLOB_GRACE
+ * (purge_run's blob_grace in seconds, default its own: 1 hour).  Tests use
+ * them; production normally leaves them unset.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "maint_worker.h"
+#include "mc_guc.h"
+
+#define MAINT_DEFAULT_INTERVAL_S	60
+#define MAINT_EXT_POLL_MS			1000	/* while the extension is missing */
+
+/* From the environment; -1 = leave purge_run's default. */
+static int	maint_interval_s = MAINT_DEFAULT_INTERVAL_S;
+static long maint_keep_entries = -1;
+static long maint_blob_grace_s = -1;
+
+/* SQL of one round, built once. */
+static char maint_check_sql[2048];
+static char maint_purge_sql[256];
+
+/* See maint_worker.h. */
+void
+mc_maint_init(void)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 10;
+	strlcpy(bgw.bgw_library_name, "mailcluster", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "mc_maint_worker_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "mailcluster maintenance", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "mailcluster maintenance", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* A non-negative integer from the environment variable name, or dflt. */
+static long
+env_number(const char *name, long min, long max, long dflt)
+{
+	const char *s = getenv(name);
+	char	   *end;
+	long		v;
+
+	if (s == NULL || s[0] == '\0')
+		return dflt;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+	{
+		ereport(WARNING,
+				(errmsg("mailcluster maintenance: ignoring %s=\"%s\"", name, s),
+				 errdetail("It must be an integer from %ld to %ld.", min, max)));
+		return dflt;
+	}
+	return v;
+}
+
+/* Read the environment and build the two statements of a round. */
+static void
+maint_configure(void)
+{
+	char		keep[64];
+	char		grace[64];
+	char		args[160];
+
+	maint_interval_s = (int) env_number("MAILCLUSTER_MAINTENANCE_INTERVAL", 1, 86400,
+										MAINT_DEFAULT_INTERVAL_S);
+	maint_keep_entries = env_number("MAILCLUSTER_PURGE_KEEP_ENTRIES", 0, LONG_MAX / 2, -1);
+	maint_blob_grace_s = env_number("MAILCLUSTER_PURGE_BLOB_GRACE", 0, 100L * 365 * 86400, -1);
+
+	/* the same values purge_run() uses, for the "anything to do?" check */
+	snprintf(keep, sizeof(keep), "%ld", maint_keep_entries >= 0 ? maint_keep_entries : 10000L);
+	snprintf(grace, sizeof(grace), "%ld", maint_blob_grace_s >= 0 ? maint_blob_grace_s : 3600L);
+
+	args[0] = '\0';
+	if (maint_keep_entries >= 0)
+		snprintf(args, sizeof(args), "keep_entries => %ld", maint_keep_entries);
+	if (maint_blob_grace_s >= 0)
+		snprintf(args + strlen(args), sizeof(args) - strlen(args),
+				 "%sblob_grace => make_interval(secs => %ld)",
+				 args[0] ? ", " : "", maint_blob_grace_s);
+	snprintf(maint_purge_sql, sizeof(maint_purge_sql),
+			 "SELECT mailcluster.purge_run(%s)::text", args);
+
+	/*
+	 * Would purge_changes / purge_blobs remove anything?  Mirrors what
+	 * _op_purge_changes and _op_purge_blobs delete (src/sql/55_jmap_apply.sql)
+	 * with purge_run's cuts (src/sql/60_jmap_api.sql).
+	 */
+	snprintf(maint_check_sql, sizeof(maint_check_sql),
+			 "WITH cut AS (SELECT a.applied_index - %s AS idx, now() - make_interval(secs => %s) AS t "
+			 "               FROM mailcluster._raft_applied a) "
+			 "SELECT ((SELECT idx FROM cut) > 1 AND ("
+			 "          EXISTS (SELECT 1 FROM mailcluster.changes c "
+			 "                   WHERE c.idx < (SELECT idx FROM cut) "
+			 "                     AND EXISTS (SELECT 1 FROM mailcluster.changes m "
+			 "                                  WHERE m.account_id = c.account_id AND m.type = c.type "
+			 "                                    AND m.idx > c.idx)) "
+			 "       OR EXISTS (SELECT 1 FROM mailcluster._responses r WHERE r.idx < (SELECT idx FROM cut)))) "
+			 "    OR EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
+			 "                WHERE ab.granted_at < (SELECT t FROM cut) "
+			 "                  AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e "
+			 "                                   WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)) "
+			 "    OR EXISTS (SELECT 1 FROM mailcluster.blobs b "
+			 "                WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id) "
+			 "                  AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id)) "
+			 "    OR EXISTS (SELECT 1 FROM mailcluster._blob_parts p WHERE p.at < (SELECT t FROM cut))",
+			 keep, grace);
+}
+
+typedef enum
+{
+	ROUND_NO_EXTENSION,
+	ROUND_NOTHING,
+	ROUND_DONE,
+	ROUND_FAILED
+} RoundResult;
+
+/*
+ * One round in its own transaction (with probe_only, just look for the
+ * extension).  Errors are caught, logged and the
+ * transaction rolled back; the worker goes on.
+ */
+static RoundResult
+maint_round(MemoryContext keepcxt, bool probe_only)
+{
+	RoundResult result = ROUND_NOTHING;
+	char	   *answer = NULL;
+	volatile bool in_xact = false;
+
+	SetCurrentStatementStartTimestamp();
+	PG_TRY();
+	{
+		bool		isnull;
+		int			ret;
+
+		StartTransactionCommand();
+		in_xact = true;
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "mailcluster purge round");
+
+		ret = SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'mailcluster'", true, 0);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			result = ROUND_NO_EXTENSION;
+		else if (!probe_only)
+		{
+			ret = SPI_execute(maint_check_sql, true, 0);
+			if (ret == SPI_OK_SELECT && SPI_processed == 1 &&
+				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+				!isnull)
+			{
+				ret = SPI_execute(maint_purge_sql, false, 0);
+				if (ret == SPI_OK_SELECT && SPI_processed == 1)
+				{
+					char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+					answer = MemoryContextStrdup(keepcxt, v ? v : "null");
+				}
+				result = ROUND_DONE;
+			}
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		in_xact = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			elevel;
+
+		MemoryContextSwitchTo(keepcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (in_xact)
+			AbortCurrentTransaction();
+		elevel = (edata->sqlerrcode == MAKE_SQLSTATE('M', 'C', '0', '0', '1') ||
+				  edata->sqlerrcode == MAKE_SQLSTATE('M', 'C', '0', '0', '3')) ? DEBUG1 : WARNING;
+		ereport(elevel,
+				(errcode(edata->sqlerrcode),
+				 errmsg("mailcluster maintenance: purge round failed: %s", edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		result = ROUND_FAILED;
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (answer != NULL)
+	{
+		ereport(DEBUG1, (errmsg("mailcluster maintenance: purge round: %s", answer)));
+		pfree(answer);
+	}
+	return result;
+}
+
+/* The worker's main function (bgw_function_name "mc_maint_worker_main"). */
+void
+mc_maint_worker_main(Datum arg)
+{
+	MemoryContext cxt;
+	bool		have_extension = false;
+	TimestampTz next_round = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(mc_database, NULL, 0);
+	pgstat_report_appname("mailcluster maintenance");
+	SetConfigOption("application_name", "mailcluster maintenance", PGC_USERSET, PGC_S_SESSION);
+	maint_configure();
+	cxt = AllocSetContextCreate(TopMemoryContext, "mailcluster maintenance",
+								ALLOCSET_DEFAULT_SIZES);
+	ereport(DEBUG1,
+			(errmsg("mailcluster maintenance: a purge round every %d s", maint_interval_s)));
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		wait_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		now = GetCurrentTimestamp();
+		if (!have_extension)
+		{
+			/* looked for every second; once there, the first round is an interval away */
+			if (maint_round(cxt, true) != ROUND_NO_EXTENSION)
+			{
+				have_extension = true;
+				next_round = TimestampTzPlusMilliseconds(now, (int64) maint_interval_s * 1000);
+			}
+		}
+		else if (now >= next_round)
+		{
+			if (maint_round(cxt, false) == ROUND_NO_EXTENSION)
+				have_extension = false;	/* dropped: wait for it again */
+			next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 (int64) maint_interval_s * 1000);
+		}
+		MemoryContextReset(cxt);
+
+		if (!have_extension)
+			wait_ms = MAINT_EXT_POLL_MS;
+		else
+		{
+			now = GetCurrentTimestamp();
+			wait_ms = next_round > now ? (long) ((next_round - now + 999) / 1000) : 0;
+			if (wait_ms <= 0)
+				continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

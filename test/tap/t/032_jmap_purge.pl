@@ -1,0 +1,232 @@
+# 032_jmap_purge.pl — the "mailcluster maintenance" worker on a three-node
+# cluster: it runs mailcluster.purge_run() every interval, so the holder of
+# purge.accounts (node 2 here) proposes purge_changes and the holder of
+# purge.stores (node 3) proposes purge_blobs, and nobody else does.  Change
+# rows older than the retention go on every node (equal state_checksum),
+# /changes from a purged state answers cannotCalculateChanges, an uploaded
+# blob nothing references disappears, a referenced one stays.
+# The worker's period and purge_run's retention come from the postmaster's
+# environment (tests only): a round every 2 s, keep 10 log entries of
+# /changes history, a 2 s grace for uploads.
+# Gossip UDP ports 25301-25303, Raft RPC TCP ports 25401-25403.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+my $key = 'tap-purge-secret-0123456789abcdef';
+my @gport = (25301, 25302, 25303);
+my $keep = 10;
+
+$ENV{MAILCLUSTER_MAINTENANCE_INTERVAL} = '2';
+$ENV{MAILCLUSTER_PURGE_KEEP_ENTRIES} = "$keep";
+$ENV{MAILCLUSTER_PURGE_BLOB_GRACE} = '2';
+
+sub make_node
+{
+	my ($i) = @_;
+	my $id = $i + 1;
+	my $node = PostgreSQL::Test::Cluster->new("purge$id");
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.node_id = $id
+mailcluster.bind_addr = '127.0.0.1'
+mailcluster.bind_port = $gport[$i]
+mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
+mailcluster.key = '$key'
+mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
+mailcluster.heartbeat = 200
+mailcluster.raft_election_timeout = 1000
+mailcluster.raft_heartbeat_interval = 100
+mailcluster.raft_commit_timeout = 10000
+mailcluster.roles = 'purge.accounts = 2; purge.stores = 3'
+});
+	return $node;
+}
+
+# Wait until $sql returns 't' on every node; true if it did within $limit s.
+sub wait_all
+{
+	my ($nodes, $sql, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my $ok = 1;
+		for my $n (@$nodes)
+		{
+			my ($rc, $r) = $n->psql('postgres', $sql);
+			$ok = 0 unless $rc == 0 && $r eq 't';
+		}
+		return 1 if $ok;
+		usleep(200_000);
+	}
+	return 0;
+}
+
+# The leader id every node agrees on, or undef within $limit seconds.
+sub agreed_leader
+{
+	my ($nodes, $limit) = @_;
+	my $t0 = time;
+	while (time - $t0 < $limit)
+	{
+		my %seen;
+		for my $n (@$nodes)
+		{
+			my ($rc, $r) = $n->psql('postgres',
+				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
+			$seen{ $rc == 0 ? $r : 'err' }++;
+		}
+		my @ids = keys %seen;
+		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
+		usleep(100_000);
+	}
+	return undef;
+}
+
+# "applied_index checksum" of every node, retried until all are equal
+# (purge entries may still be arriving); the distinct values seen last.
+sub checksums
+{
+	my ($nodes, $limit) = @_;
+	my $t0 = time;
+	my %sums;
+	while (1)
+	{
+		my $target = 0;
+		for my $n (@$nodes)
+		{
+			my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
+			$target = $a if $a > $target;
+		}
+		$_->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 10000)") for @$nodes;
+		%sums = ();
+		$sums{ $_->safe_psql('postgres',
+				q{SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()}) }++
+		  for @$nodes;
+		last if keys %sums == 1 || time - $t0 > $limit;
+		usleep(300_000);
+	}
+	return %sums;
+}
+
+# mailcluster.jmap() on $node: the Response as (canonical) jsonb text.
+sub jmap
+{
+	my ($node, $calls) = @_;
+	my $req = qq({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": $calls});
+	return $node->safe_psql('postgres', qq{SELECT mailcluster.jmap(\$j\$$req\$j\$::jsonb)});
+}
+
+# One value out of a jsonb text, by a SQL path like '{methodResponses,0,1,state}'.
+sub jget
+{
+	my ($node, $json, $path) = @_;
+	return $node->safe_psql('postgres', qq{SELECT \$j\$$json\$j\$::jsonb #>> '$path'});
+}
+
+# A sample message of test/data/mail as a bytea literal.
+sub eml
+{
+	my ($name) = @_;
+	open(my $fh, '<:raw', "test/data/mail/$name.eml") or die "test/data/mail/$name.eml: $!";
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return "'\\x" . unpack('H*', $data) . "'::bytea";
+}
+
+my @nodes = map { make_node($_) } 0 .. 2;
+$_->start for @nodes;
+
+# the worker is there before the extension is, and waits for it
+ok(wait_all(\@nodes, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 30),
+	'a "mailcluster maintenance" worker runs on every node');
+$_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
+
+my $leader = agreed_leader(\@nodes, 90);
+ok(defined $leader, 'the three nodes agree on a leader: ' . ($leader // 'none'));
+ok(wait_all(\@nodes, q{SELECT bool_and(CASE role WHEN 'purge.accounts' THEN holder = 2 WHEN 'purge.stores' THEN holder = 3 ELSE true END)
+                         FROM mailcluster.roles}, 60),
+	'every node sees node 2 holding purge.accounts and node 3 purge.stores');
+my ($N1, $N2, $N3) = @nodes;
+
+# ---- history to purge ------------------------------------------------------
+my $acct = $N1->safe_psql('postgres', q{SELECT mailcluster.account_create('alice')});
+like($acct, qr/^A[a-z2-7]+$/, "account created: $acct");
+my $e1 = $N1->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-a') . ')');
+my $get = jmap($N1, qq([["Email/get", {"accountId": "$acct", "ids": []}, "g"]]));
+my $s1 = jget($N1, $get, '{methodResponses,0,1,state}');
+like($s1, qr/^\d+$/, "Email state after the first delivery: $s1");
+my $blob1 = $N1->safe_psql('postgres', "SELECT blob_id FROM mailcluster.emails WHERE id = '$e1'");
+
+my $c = jmap($N1, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$s1"}, "c"]]));
+is(jget($N1, $c, '{methodResponses,0,0}'), 'Email/changes', "Email/changes from $s1 answers before the purge");
+
+my $e2 = $N2->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-c') . ')');
+for my $i (1 .. $keep + 5)
+{
+	my $v = $i % 2 ? 'true' : 'null';
+	jmap($nodes[ $i % 3 ], qq([["Email/set", {"accountId": "$acct", "update": {"$e2": {"keywords/\$flagged": $v}}}, "s"]]));
+}
+my $s2 = jget($N1, jmap($N1, qq([["Email/get", {"accountId": "$acct", "ids": []}, "g"]])), '{methodResponses,0,1,state}');
+cmp_ok($s2, '>', $s1 + $keep + 2, "Email state after @{[ $keep + 6 ]} more writes: $s2");
+
+# ---- purge of changes ------------------------------------------------------
+ok(wait_all(\@nodes, qq{SELECT purged_before > $s1 + 1 FROM mailcluster.accounts WHERE id = '$acct'}, 60),
+	"every node moved the /changes horizon of $acct past $s1");
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx <= $s1}, 30),
+	"every node dropped the Email change rows up to $s1");
+ok(wait_all(\@nodes, qq{SELECT count(*) > 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx = $s2}, 5),
+	'the newest Email change row stays');
+for my $n (@nodes)
+{
+	my $r = jmap($n, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$s1"}, "c"]]));
+	is(jget($n, $r, '{methodResponses,0,0}') . ' ' . jget($n, $r, '{methodResponses,0,1,type}'),
+		'error cannotCalculateChanges', "Email/changes from the purged state $s1 on " . $n->name . ': cannotCalculateChanges');
+}
+my $now = jget($N3, jmap($N3, qq([["Email/get", {"accountId": "$acct", "ids": []}, "g"]])), '{methodResponses,0,1,state}');
+my $r = jmap($N3, qq([["Email/changes", {"accountId": "$acct", "sinceState": "$now"}, "c"]]));
+is(jget($N3, $r, '{methodResponses,0,0}'), 'Email/changes', 'Email/changes from the current state still answers');
+
+# ---- purge of blobs --------------------------------------------------------
+my $up = $N1->safe_psql('postgres',
+	q{SELECT mailcluster.blob_upload('} . $acct . q{', convert_to('nobody uses these bytes ' || clock_timestamp()::text, 'UTF8'), 'text/plain')});
+my $blob2 = jget($N1, $up, '{blobId}');
+like($blob2, qr/^B/, "an upload nothing references: $blob2");
+is($N1->safe_psql('postgres', "SELECT count(*) FROM mailcluster.blobs WHERE id = '$blob2'"), '1',
+	'the uploaded blob is stored');
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.blobs WHERE id = '$blob2'}, 60),
+	'the unreferenced blob disappears on every node');
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.account_blobs WHERE blob_id = '$blob2'}, 5),
+	'and its upload grant too');
+ok(wait_all(\@nodes, qq{SELECT count(*) = 1 FROM mailcluster.blobs WHERE id = '$blob1'}, 5),
+	'the blob of a delivered email stays');
+is($N2->safe_psql('postgres', "SELECT length(mailcluster.blob_download('$acct', '$blob1')) > 0"), 't',
+	'and can still be downloaded');
+
+# ---- equal state, and who proposed ---------------------------------------
+my %sums = checksums(\@nodes, 30);
+is(scalar(keys %sums), 1, 'equal state_checksum on all three nodes: ' . join(' | ', keys %sums));
+
+for my $n (@nodes)
+{
+	my $who = $n->safe_psql('postgres', q{
+		SELECT coalesce(string_agg(DISTINCT client_id::text, ',') FILTER (WHERE position(convert_to('"purge_changes"', 'UTF8') in data) > 0), '-')
+		    || ' ' ||
+		       coalesce(string_agg(DISTINCT client_id::text, ',') FILTER (WHERE position(convert_to('"purge_blobs"', 'UTF8') in data) > 0), '-')
+		  FROM mailcluster._raft_log WHERE type = 0});
+	is($who, '2 3', 'on ' . $n->name . ': purge_changes entries proposed only by node 2, purge_blobs only by node 3');
+}
+
+# the worker survives SIGHUP
+$N2->reload;
+usleep(500_000);
+ok(wait_all([$N2], q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 10),
+	'the maintenance worker is still there after a reload');
+
+$_->stop for @nodes;
+done_testing();
