@@ -120,10 +120,9 @@ mailcluster.bootstrap_expect = $n
 mailcluster.raft_election_timeout = $ELECTION_MS
 mailcluster.raft_heartbeat_interval = $HEARTBEAT_MS
 mailcluster.raft_commit_timeout = $MC_COMMIT_TIMEOUT_MS
-# Until src/sql/89_submit_standalone.sql is retired, the SQL API
-# (account_create, deliver, jmap) applies writes locally on the node asked,
-# unreplicated, unless mcjmap.submit = 'raft' routes them through the Raft
-# log.  Harmless once that file is gone.
+# Before commit 56e1e12 the SQL API (account_create, deliver, jmap) applied
+# writes locally on the node asked, unreplicated, unless mcjmap.submit =
+# 'raft' routed them through the Raft log.  Harmless (ignored) since then.
 mcjmap.submit = 'raft'
 ${MC_EXTRA_CONF:-}
 EOF
