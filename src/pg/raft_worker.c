@@ -24,7 +24,14 @@
 #include "raft_worker.h"
 #include "rpc_net.h"
 
-/* Run fn in a fresh transaction with SPI connected and a snapshot pushed. */
+/*
+ * Run fn in a fresh transaction with SPI connected and a snapshot pushed.
+ * Afterwards the transaction's table statistics are flushed: a background
+ * worker must report them itself (forced: an unforced report within a second
+ * of the last one is deferred, and an idle worker never reports again), or
+ * autovacuum never sees the apply path's inserts and never ANALYZEs or
+ * VACUUMs the replicated tables and the log.
+ */
 void
 mc_raft_in_transaction(void (*fn) (void *arg), void *arg)
 {
@@ -37,6 +44,7 @@ mc_raft_in_transaction(void (*fn) (void *arg), void *arg)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
+	pgstat_report_stat(true);
 }
 
 /* Tick length: a fifth of the heartbeat interval, between 1 and 50 ms. */

@@ -161,6 +161,14 @@ for my $n (@nodes)
 			"SELECT count(*) FROM mailcluster.accounts WHERE name IN ('on-leader', 'on-follower')"),
 		'2', $n->name . ' applied both writes');
 }
+# The apply worker reports its table statistics, so autovacuum sees the
+# replicated tables grow (ANALYZE/VACUUM of them and of the log depend on it).
+for my $n (@nodes)
+{
+	ok(defined wait_for($n,
+			"SELECT n_tup_ins >= 2 FROM pg_stat_user_tables WHERE schemaname = 'mailcluster' AND relname = 'accounts'", 10),
+		$n->name . ': inserts of the apply path reach pg_stat_user_tables');
+}
 
 # R23: a read index requested on a follower comes from the leader and covers
 # every write acknowledged before it
