@@ -1,6 +1,6 @@
 /*
- * mc_crypto.c — seals and opens gossip datagrams and keeps the per-sender
- * replay window (see mc_crypto.h for the packet layout and the contract).
+ * mc_crypto.c — seals and opens gossip datagrams and keeps the
+ * per-(sender, source address) replay window (see mc_crypto.h for the packet layout and the contract).
  *
  * Opening authenticates before it looks at time or sequence, so only
  * packets from key holders can move the replay state, and the drop reason
@@ -39,6 +39,24 @@ uint64_t
 mc_crypto_seq_init(uint64_t now_ms)
 {
 	return now_ms << 20;
+}
+
+uint64_t
+mc_crypto_source_tag(const uint8_t *addr, size_t addr_len, uint16_t port)
+{
+	crypto_generichash_state st;
+	uint8_t		p[2] = {(uint8_t) (port >> 8), (uint8_t) port};
+	uint8_t		h[8];
+	uint64_t	tag = 0;
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	if (addr != NULL && addr_len > 0)
+		crypto_generichash_update(&st, addr, addr_len);
+	crypto_generichash_update(&st, p, sizeof(p));
+	crypto_generichash_final(&st, h, sizeof(h));
+	for (int i = 0; i < 8; i++)
+		tag = (tag << 8) | h[i];
+	return tag;
 }
 
 void
@@ -90,32 +108,43 @@ mc_crypto_seal(const mc_keyring *kr, uint16_t sender, uint64_t now_ms,
 	return mc_crypto_seal_with(kr, 0, sender, now_ms, seq, payload, plen, out, out_cap);
 }
 
-/* Find the slot of `sender`, or claim a free or expired one; NULL if full. */
+/*
+ * Find the slot of (sender, src), or claim a free or expired one; NULL if
+ * the table is full or `sender` already has MC_CRYPTO_REPLAY_ADDRS_PER_SENDER
+ * live slots for other addresses.
+ */
 static mc_replay_slot *
-replay_slot(mc_crypto_replay *rp, uint16_t sender, uint64_t now_ms)
+replay_slot(mc_crypto_replay *rp, uint16_t sender, uint64_t src, uint64_t now_ms)
 {
 	uint64_t	expiry = now_ms > MC_CRYPTO_REPLAY_WINDOW_MS ? now_ms - MC_CRYPTO_REPLAY_WINDOW_MS : 0;
 	mc_replay_slot *spare = NULL;
-	size_t		home = sender % MC_CRYPTO_REPLAY_SENDERS;
+	size_t		home = (size_t) ((sender ^ src ^ (src >> 32)) % MC_CRYPTO_REPLAY_SENDERS);
+	int			live_same_id = 0;
 
 	for (size_t n = 0; n < MC_CRYPTO_REPLAY_SENDERS; n++)
 	{
 		mc_replay_slot *s = &rp->slots[(home + n) % MC_CRYPTO_REPLAY_SENDERS];
+		bool		expired = s->sender == 0 || s->max_ts < expiry;
 
-		if (s->sender == sender)
+		if (s->sender == sender && s->src == src)
 			return s;
+		if (s->sender == sender && !expired)
+			live_same_id++;
 		/*
 		 * A slot whose newest accepted packet is older than the window can
 		 * be reused: every packet it remembers would now fail the
 		 * timestamp check anyway.
 		 */
-		if (spare == NULL && (s->sender == 0 || s->max_ts < expiry))
+		if (spare == NULL && expired)
 			spare = s;
 	}
+	if (live_same_id >= MC_CRYPTO_REPLAY_ADDRS_PER_SENDER)
+		return NULL;
 	if (spare)
 	{
 		memset(spare, 0, sizeof(*spare));
 		spare->sender = sender;
+		spare->src = src;
 	}
 	return spare;
 }
@@ -131,9 +160,11 @@ replay_accept(mc_replay_slot *s, uint64_t seq, uint64_t ts, uint64_t now_ms)
 	if (s->max_ts != 0 && s->max_ts < expiry)
 	{
 		uint16_t	sender = s->sender;
+		uint64_t	src = s->src;
 
 		memset(s, 0, sizeof(*s));
 		s->sender = sender;
+		s->src = src;
 	}
 	if (s->max_ts == 0)
 	{
@@ -186,6 +217,15 @@ mc_crypto_open(const mc_keyring *kr, mc_crypto_replay *rp, uint64_t now_ms,
 			   const uint8_t *pkt, size_t len,
 			   uint8_t *out, size_t out_cap, size_t *out_len,
 			   mc_packet_info *info)
+{
+	return mc_crypto_open_from(kr, rp, 0, now_ms, pkt, len, out, out_cap, out_len, info);
+}
+
+mc_drop_reason
+mc_crypto_open_from(const mc_keyring *kr, mc_crypto_replay *rp, uint64_t src_tag,
+					uint64_t now_ms, const uint8_t *pkt, size_t len,
+					uint8_t *out, size_t out_cap, size_t *out_len,
+					mc_packet_info *info)
 {
 	mc_reader	r;
 	uint8_t		version,
@@ -246,7 +286,7 @@ mc_crypto_open(const mc_keyring *kr, mc_crypto_replay *rp, uint64_t now_ms,
 		sodium_memzero(out, clen - MC_CRYPTO_TAG_BYTES);
 		return MC_DROP_STALE;
 	}
-	slot = rp ? replay_slot(rp, sender, now_ms) : NULL;
+	slot = rp ? replay_slot(rp, sender, src_tag, now_ms) : NULL;
 	if (rp && (slot == NULL || !replay_accept(slot, seq, ts, now_ms)))
 	{
 		sodium_memzero(out, clen - MC_CRYPTO_TAG_BYTES);

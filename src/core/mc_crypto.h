@@ -4,9 +4,9 @@
  * Owns: parsing/validating `mailcluster.key` and key-file text into a
  * keyring, deriving the per-purpose keys (gossip, RPC) from each secret,
  * sealing and opening gossip datagrams with XChaCha20-Poly1305, and the
- * per-sender replay window.  Pure C: no PostgreSQL, no sockets, no clocks
- * (time comes in as `now_ms`, wall-clock milliseconds since the epoch), no
- * threads.  All cryptography is libsodium's.  See doc/security.md.
+ * per-(sender, source address) replay window.  Pure C: no PostgreSQL, no
+ * sockets, no clocks (time comes in as `now_ms`, wall-clock milliseconds
+ * since the epoch), no threads.  All cryptography is libsodium's.  See doc/security.md.
  *
  * Packet layout (all integers big-endian; the whole header is AEAD
  * associated data, so any change to it fails authentication):
@@ -35,8 +35,9 @@
  *     sendto(..., pkt, n, ...);
  *
  *     uint8_t plain[MC_CRYPTO_MAX_PAYLOAD]; size_t plen; mc_packet_info info;
- *     mc_drop_reason why = mc_crypto_open(&kr, rp, now_ms, buf, nread,
- *                                         plain, sizeof(plain), &plen, &info);
+ *     uint64_t src = mc_crypto_source_tag(ip_bytes, ip_len, port); // from recvfrom()
+ *     mc_drop_reason why = mc_crypto_open_from(&kr, rp, src, now_ms, buf, nread,
+ *                                              plain, sizeof(plain), &plen, &info);
  *     if (why != MC_DROP_NONE)
  *         counter[why]++;   // metric "gossip_packets_dropped_" + mc_crypto_drop_reason_name(why)
  *     else
@@ -121,8 +122,9 @@ extern void mc_crypto_keyring_clear(mc_keyring *kr);
 #define MC_CRYPTO_MAX_PAYLOAD		1400	/* plaintext bytes per datagram */
 #define MC_CRYPTO_MAX_PACKET		(MC_CRYPTO_MAX_PAYLOAD + MC_CRYPTO_OVERHEAD)	/* 1460 */
 #define MC_CRYPTO_REPLAY_WINDOW_MS	30000	/* accepted |now - timestamp| */
-#define MC_CRYPTO_REPLAY_SENDERS	1024	/* senders tracked at once */
-#define MC_CRYPTO_REPLAY_BITS		256 /* sequence window per sender */
+#define MC_CRYPTO_REPLAY_SENDERS	1024	/* (sender, source) pairs tracked at once */
+#define MC_CRYPTO_REPLAY_ADDRS_PER_SENDER	4	/* live source addresses per sender id */
+#define MC_CRYPTO_REPLAY_BITS		256 /* sequence window per (sender, source) */
 
 /* Why a packet was dropped.  MC_DROP_NONE means it was accepted. */
 typedef enum mc_drop_reason
@@ -154,10 +156,15 @@ typedef struct mc_packet_info
 	int			key_index;		/* which ring entry opened it (0 = primary) */
 } mc_packet_info;
 
-/* Per-sender replay state.  ~60 KB; zero-initialise it (or call _reset). */
+/*
+ * Replay state, one slot per (sender id, source address tag): a second
+ * server claiming a live node's id (G7) gets its own window and cannot push
+ * the real node's window ahead.  ~64 KB; zero-initialise it (or call _reset).
+ */
 typedef struct mc_replay_slot
 {
 	uint16_t	sender;			/* 0 = free slot */
+	uint64_t	src;			/* source address tag (mc_crypto_source_tag) */
 	uint64_t	max_seq;		/* highest sequence accepted */
 	uint64_t	max_ts;			/* highest timestamp accepted */
 	uint64_t	bits[MC_CRYPTO_REPLAY_BITS / 64];	/* bit i: max_seq - i seen */
@@ -167,6 +174,14 @@ typedef struct mc_crypto_replay
 {
 	mc_replay_slot slots[MC_CRYPTO_REPLAY_SENDERS];
 } mc_crypto_replay;
+
+/*
+ * A 64-bit tag for a datagram's source address: BLAKE2b-64 of the address
+ * bytes (4 for IPv4, 16 for IPv6, as in the sockaddr) and the port.  Only
+ * ever compared for equality; pass the same representation for the same
+ * peer every time.
+ */
+extern uint64_t mc_crypto_source_tag(const uint8_t *addr, size_t addr_len, uint16_t port);
 
 /* Forget every sender. */
 extern void mc_crypto_replay_reset(mc_crypto_replay *rp);
@@ -215,5 +230,22 @@ extern mc_drop_reason mc_crypto_open(const mc_keyring *kr, mc_crypto_replay *rp,
 									 uint64_t now_ms, const uint8_t *pkt, size_t len,
 									 uint8_t *out, size_t out_cap, size_t *out_len,
 									 mc_packet_info *info);
+
+/*
+ * mc_crypto_open with the source address of the datagram: the sequence
+ * window is kept per (sender id, src_tag), so packets of the same id from
+ * two addresses (a real node and an impostor with its id, G7) are checked
+ * in separate windows and neither can make the other's packets look
+ * replayed.  At most MC_CRYPTO_REPLAY_ADDRS_PER_SENDER addresses per id are
+ * tracked at once (slots heard from within the 30 s window); a packet from
+ * one more address of that id is refused as REPLAYED, as is any new pair
+ * when the table is full.  mc_crypto_open() is this with src_tag 0.
+ * doc/security.md §3 explains why this is still replay-safe.
+ */
+extern mc_drop_reason mc_crypto_open_from(const mc_keyring *kr, mc_crypto_replay *rp,
+										  uint64_t src_tag, uint64_t now_ms,
+										  const uint8_t *pkt, size_t len,
+										  uint8_t *out, size_t out_cap, size_t *out_len,
+										  mc_packet_info *info);
 
 #endif							/* MC_CRYPTO_H */

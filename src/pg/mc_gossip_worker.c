@@ -250,6 +250,7 @@ receive_datagrams(void)
 		mc_packet_info info;
 		mc_drop_reason why;
 		mc_swim_addr addr;
+		uint64		src;
 
 		n = recvfrom(gs.sock.fd, pkt, sizeof(pkt), MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
 		if (n < 0)
@@ -267,8 +268,29 @@ receive_datagrams(void)
 			mc_metric_add(MC_METRIC_GOSSIP_DROP_OVERSIZED, 1);
 			continue;
 		}
-		why = mc_crypto_open(&gs.keyring, gs.replay, wall_ms(), pkt, (size_t) n,
-							 plain, sizeof(plain), &plen, &info);
+		/*
+		 * Replay windows are kept per (node id, source address), so a
+		 * second server claiming a live node's id (G7) cannot make the real
+		 * node's packets look replayed (doc/security.md §3).
+		 */
+		if (from.ss_family == AF_INET)
+		{
+			const struct sockaddr_in *in = (const struct sockaddr_in *) &from;
+
+			src = mc_crypto_source_tag((const uint8 *) &in->sin_addr, sizeof(in->sin_addr),
+									   ntohs(in->sin_port));
+		}
+		else if (from.ss_family == AF_INET6)
+		{
+			const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &from;
+
+			src = mc_crypto_source_tag((const uint8 *) &in6->sin6_addr, sizeof(in6->sin6_addr),
+									   ntohs(in6->sin6_port));
+		}
+		else
+			src = 0;
+		why = mc_crypto_open_from(&gs.keyring, gs.replay, src, wall_ms(), pkt, (size_t) n,
+								  plain, sizeof(plain), &plen, &info);
 		if (why != MC_DROP_NONE)
 		{
 			mc_metric_add(drop_metric(why), 1);

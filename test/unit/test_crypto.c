@@ -436,6 +436,124 @@ test_replay_table_bound(void)
 	}
 }
 
+/*
+ * G7 over the replay window: a second server with a live node's id, from
+ * another address, sends packets that authenticate and carry far higher
+ * sequences.  Each (id, address) has its own window: both are accepted,
+ * interleaved; replays of each from the same address are refused; and once
+ * the impostor stops, the real node's next packets still go through.
+ */
+static void
+test_replay_impostor(void)
+{
+	mc_keyring	kr = ring(S1);
+	const uint8_t ip[4] = {127, 0, 0, 1};
+	uint64_t	real_src = mc_crypto_source_tag(ip, 4, 21602),
+				dup_src = mc_crypto_source_tag(ip, 4, 21603);
+	uint64_t	real_seq = mc_crypto_seq_init(NOW - 60000),
+				dup_seq = mc_crypto_seq_init(NOW);	/* started later: far ahead */
+	uint8_t		rq[8][128],
+				dq[8][128],
+				out[MC_CRYPTO_MAX_PAYLOAD];
+	int			rn[8],
+				dn[8];
+	size_t		olen;
+	mc_packet_info info;
+
+	CHECK(real_src != dup_src);
+	CHECK(mc_crypto_source_tag(ip, 4, 21602) == real_src);
+	mc_crypto_replay_reset(&replay_a);
+	for (int i = 0; i < 8; i++)
+	{
+		rn[i] = mc_crypto_seal(&kr, 2, NOW + i, real_seq + i, (const uint8_t *) "real", 4, rq[i], sizeof(rq[i]));
+		dn[i] = mc_crypto_seal(&kr, 2, NOW + i, dup_seq + i, (const uint8_t *) "dup", 3, dq[i], sizeof(dq[i]));
+	}
+	/* interleaved: real, impostor, real, impostor ... all accepted */
+	for (int i = 0; i < 4; i++)
+	{
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, real_src, NOW + i, rq[i], rn[i],
+										 out, sizeof(out), &olen, &info), MC_DROP_NONE);
+		CHECK(info.sender == 2 && info.seq == real_seq + (uint64_t) i);
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, dup_src, NOW + i, dq[i], dn[i],
+										 out, sizeof(out), &olen, &info), MC_DROP_NONE);
+		CHECK(info.sender == 2 && info.seq == dup_seq + (uint64_t) i);
+	}
+	/* replays of each, from its own address: refused */
+	for (int i = 0; i < 4; i++)
+	{
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, real_src, NOW + 5, rq[i], rn[i],
+										 out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, dup_src, NOW + 5, dq[i], dn[i],
+										 out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+	}
+	/* the impostor stops; the real node carries on and is not locked out */
+	for (int i = 4; i < 8; i++)
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, real_src, NOW + 10 + i, rq[i], rn[i],
+										 out, sizeof(out), &olen, NULL), MC_DROP_NONE);
+	/* later too, after the impostor's slot expired */
+	{
+		uint64_t	later = NOW + MC_CRYPTO_REPLAY_WINDOW_MS + 1000;
+		uint8_t		q[128];
+		int			m = mc_crypto_seal(&kr, 2, later, real_seq + 100, (const uint8_t *) "x", 1, q, sizeof(q));
+
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, real_src, later, q, m,
+										 out, sizeof(out), &olen, NULL), MC_DROP_NONE);
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, real_src, later, q, m,
+										 out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+	}
+
+	/*
+	 * The old, per-id behaviour, for contrast: with one address (tag 0,
+	 * mc_crypto_open) the impostor's higher sequences do push the window.
+	 */
+	mc_crypto_replay_reset(&replay_a);
+	CHECK_EQ_INT(mc_crypto_open(&kr, &replay_a, NOW, dq[0], dn[0], out, sizeof(out), &olen, NULL), MC_DROP_NONE);
+	CHECK_EQ_INT(mc_crypto_open(&kr, &replay_a, NOW, rq[0], rn[0], out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+	CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 0, NOW, dq[0], dn[0], out, sizeof(out), &olen, NULL),
+				 MC_DROP_REPLAYED);
+}
+
+/*
+ * At most MC_CRYPTO_REPLAY_ADDRS_PER_SENDER live addresses per id: a
+ * captured packet replayed from many (spoofed) source addresses is accepted
+ * at most once per tracked address, and cannot fill the table.
+ */
+static void
+test_replay_addrs_per_sender(void)
+{
+	mc_keyring	kr = ring(S1);
+	uint8_t		q[128],
+				q2[128],
+				out[MC_CRYPTO_MAX_PAYLOAD];
+	int			m,
+				m2,
+				accepted = 0;
+	size_t		olen;
+
+	mc_crypto_replay_reset(&replay_a);
+	m = mc_crypto_seal(&kr, 7, NOW, 1000, (const uint8_t *) "x", 1, q, sizeof(q));
+	for (uint64_t src = 1; src <= 100; src++)
+		if (mc_crypto_open_from(&kr, &replay_a, src, NOW, q, m, out, sizeof(out), &olen, NULL) == MC_DROP_NONE)
+			accepted++;
+	CHECK_EQ_INT(accepted, MC_CRYPTO_REPLAY_ADDRS_PER_SENDER);
+	/* a tracked address still gets its new packets; an untracked one does not */
+	m2 = mc_crypto_seal(&kr, 7, NOW, 1001, (const uint8_t *) "y", 1, q2, sizeof(q2));
+	CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 1, NOW, q2, m2, out, sizeof(out), &olen, NULL), MC_DROP_NONE);
+	CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 1, NOW, q2, m2, out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+	CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 999, NOW, q2, m2, out, sizeof(out), &olen, NULL), MC_DROP_REPLAYED);
+	/* other ids are not affected */
+	m2 = mc_crypto_seal(&kr, 8, NOW, 1, (const uint8_t *) "z", 1, q2, sizeof(q2));
+	CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 999, NOW, q2, m2, out, sizeof(out), &olen, NULL), MC_DROP_NONE);
+	/* once the extra addresses have been silent for the window, a new one is taken */
+	{
+		uint64_t	later = NOW + MC_CRYPTO_REPLAY_WINDOW_MS + 1;
+
+		m2 = mc_crypto_seal(&kr, 7, later, 5000, (const uint8_t *) "w", 1, q2, sizeof(q2));
+		CHECK_EQ_INT(mc_crypto_open_from(&kr, &replay_a, 999, later, q2, m2, out, sizeof(out), &olen, NULL),
+					 MC_DROP_NONE);
+	}
+}
+
 /* The packet layout of mc_crypto.h / doc/security.md, checked by hand. */
 static void
 test_packet_layout_by_hand(void)
@@ -625,6 +743,8 @@ main(void)
 	RUN(test_truncation_and_oversize);
 	RUN(test_replay);
 	RUN(test_replay_table_bound);
+	RUN(test_replay_impostor);
+	RUN(test_replay_addrs_per_sender);
 	RUN(test_packet_layout_by_hand);
 	RUN(test_version_and_names);
 	RUN(test_rotation_g11);

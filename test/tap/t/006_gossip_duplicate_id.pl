@@ -62,10 +62,25 @@ usleep(1_000_000);
 is($n1->safe_psql('postgres', 'SELECT gossip_port FROM mailcluster.members WHERE node_id = 2'),
 	'21602', 'node 1 keeps the original node 2 (its address is not taken over)');
 $dup->stop;
-# Not checked: that the original node 2 is alive again afterwards.  It is
-# not today: the crypto layer's replay window is kept per sender id, and
-# the impostor's higher sequence numbers make node 1 drop the real node 2's
-# packets as replayed until one of them restarts (see the report on issue 2).
+
+# After the impostor stops, the real node 2 is (still, or again) alive at
+# node 1 and its packets go through: the replay windows are kept per
+# (node id, source address), so the impostor's higher sequence numbers did
+# not push node 2's window ahead (doc/security.md §3).
+my $replayed_sql =
+  "SELECT coalesce(sum(value), 0) FROM mailcluster.metrics WHERE name = 'gossip_packets_dropped_replayed_total'";
+my $n2_heard = "SELECT state = 'alive' AND gossip_port = 21602 AND last_seen > now() - interval '2 seconds' "
+  . "FROM mailcluster.members WHERE node_id = 2";
+my $replayed_before = $n1->safe_psql('postgres', $replayed_sql);
+ok(wait_for($n1, $n2_heard, 30),
+	'after the impostor stops, node 1 sees the real node 2 alive and hears from it');
+usleep(3_000_000);
+is($n1->safe_psql('postgres', $replayed_sql), $replayed_before,
+	"node 1 drops none of node 2's packets as replayed after the impostor stopped");
+ok(wait_for($n1, $n2_heard, 5), 'node 2 is still alive at node 1 3 s later');
+ok(wait_for($n2, "SELECT state = 'alive' FROM mailcluster.members WHERE node_id = 1", 10),
+	'node 2 sees node 1 alive');
+note('replayed drops at node 1: ' . $n1->safe_psql('postgres', $replayed_sql));
 
 # an impostor with the observer's own id
 my $dup1 = make_node('dup1', 1, 21604);
