@@ -122,8 +122,11 @@ BEGIN
         IF expr IS NULL THEN
             PERFORM mailcluster._jerr('unsupportedSort', format('cannot sort by "%s"', c->>'property'));
         END IF;
+        -- Only sentAt can be NULL: NULLS LAST on the NOT NULL columns would
+        -- change nothing in the result but keep the planner from walking
+        -- emails_received (received_at DESC is NULLS FIRST).
         out := out || expr || CASE WHEN (c->>'isAscending')::boolean IS FALSE THEN ' DESC' ELSE ' ASC' END
-                   || ' NULLS LAST, ';
+                   || CASE WHEN c->>'property' = 'sentAt' THEN ' NULLS LAST' ELSE '' END || ', ';
     END LOOP;
     RETURN out || 'e.id COLLATE "C"';
 END $$;
