@@ -136,10 +136,17 @@ $$;
 -- Digest of all replicated state and the applied index it corresponds to.
 -- STABLE: every query inside sees the one snapshot of the calling statement,
 -- and the apply worker moves the tables and _raft_applied in one transaction,
--- so the pair is consistent.
+-- so the pair is consistent.  Rows are digested as text, so the settings
+-- that change how values print are fixed here: equal data gives an equal
+-- checksum whatever the caller's session or the node's configuration says.
 CREATE FUNCTION mailcluster.state_checksum(OUT applied_index bigint, OUT checksum text)
 RETURNS record
 LANGUAGE plpgsql STABLE
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+SET bytea_output = 'hex'
 AS $$
 DECLARE
     t name;

@@ -139,6 +139,16 @@ my $c2 = $node->safe_psql('postgres',
 isnt((split / /, $c2)[1], (split / /, $c1)[1], 'a write changes the checksum');
 is($node->safe_psql('postgres', 'SELECT checksum FROM mailcluster.state_checksum()'),
 	(split / /, $c2)[1], 'the checksum is stable without writes');
+# a delivered message puts timestamptz and bytea values into the state: the
+# digest of their text must not depend on how the caller's session prints them
+$node->safe_psql('postgres',
+	q{SELECT mailcluster.deliver(mailcluster.account_create('tz'),
+		convert_to(E'From: a@example.com\r\nSubject: tz\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nhello\r\n', 'UTF8'))});
+my $c3 = $node->safe_psql('postgres', 'SELECT checksum FROM mailcluster.state_checksum()');
+is($node->safe_psql('postgres',
+		"SET TimeZone = 'Pacific/Chatham'; SET DateStyle = 'SQL, DMY'; SET bytea_output = 'escape'; "
+		  . 'SELECT checksum FROM mailcluster.state_checksum()'),
+	$c3, 'the checksum does not depend on the session\'s TimeZone, DateStyle or bytea_output');
 
 # metrics
 ok($node->safe_psql('postgres',
