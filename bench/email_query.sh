@@ -24,6 +24,8 @@
 # and is kept between runs (KEEP=0 removes it at the end; NOSTOP=1 leaves
 # the servers running), so a populated account can be measured again later:
 #   bench/email_query.sh [populate|measure|all]      (default all)
+# PRE_SQL=file.sql runs that file on every node before measuring (used to
+# load a newer definition of a jmap SQL function into the populated cluster).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH_ROOT=${EQ_ROOT:-/tmp/mcbench-eq}
@@ -94,6 +96,11 @@ if [ "$MODE" = populate ] || [ "$MODE" = all ]; then
 fi
 
 if [ "$MODE" = measure ] || [ "$MODE" = all ]; then
+	if [ -n "${PRE_SQL:-}" ]; then
+		# e.g. a newer definition of a jmap function, into the running cluster
+		for i in 1 2 3; do psql_at "$(mc_port "$i")" -f "$PRE_SQL" >/dev/null || die "PRE_SQL on node $i"; done
+		echo "PRE_SQL $PRE_SQL run on every node before measuring" | tee -a "$RES" >&2
+	fi
 	mc_wait_converged 120
 	n=$(count)
 	S='"sort": [{"property": "receivedAt", "isAscending": false}]'
