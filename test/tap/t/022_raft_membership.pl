@@ -117,6 +117,10 @@ ok(defined wait_for($live[0], "SELECT leader_id IS NOT NULL AND leader_id <> $li
 	'the voters elect a new leader');
 isnt($n5->safe_psql('postgres', "SELECT role FROM mailcluster.raft_status"), 'leader',
 	'the replica did not become leader');
+# the replica learns of the new leader from its first append (it may still
+# answer MC003 just before): wait for that, then write through it
+ok(defined wait_for($n5, "SELECT leader_id IS NOT NULL AND leader_id <> $lid FROM mailcluster.raft_status", 30),
+	'the replica follows the new leader');
 like($n5->safe_psql('postgres',
 		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"after-kill"}', 'm-3')}),
 	qr/"id"/, 'writes go on after the leader died');
