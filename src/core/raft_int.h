@@ -219,4 +219,7 @@ void		mc_raft_transfer_check(mc_raft *r, mc_raft_progress *pr);
 void		mc_raft_transfer_abort(mc_raft *r);
 void		mc_raft_handle_timeout_now(mc_raft *r, const mc_raft_msg *m);
 
+/* raft_node.c: free the outputs handed out by the last ready batch */
+void		mc_raft_free_outputs(mc_raft *r);
+
 #endif

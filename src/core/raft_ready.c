@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-void		mc_raft_free_outputs(mc_raft *r);
-
 static bool
 hs_equal(const mc_raft_hard_state *a, const mc_raft_hard_state *b)
 {
