@@ -15,6 +15,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(agreed_leader jmap jget eml);
 
 my $key = 'tap-purge-secret-0123456789abcdef';
 my @gport = (25301, 25302, 25303);
@@ -66,27 +69,6 @@ sub wait_all
 	return 0;
 }
 
-# The leader id every node agrees on, or undef within $limit seconds.
-sub agreed_leader
-{
-	my ($nodes, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my %seen;
-		for my $n (@$nodes)
-		{
-			my ($rc, $r) = $n->psql('postgres',
-				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
-			$seen{ $rc == 0 ? $r : 'err' }++;
-		}
-		my @ids = keys %seen;
-		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
-		usleep(100_000);
-	}
-	return undef;
-}
-
 # "applied_index checksum" of every node, retried until all are equal
 # (purge entries may still be arriving); the distinct values seen last.
 sub checksums
@@ -111,32 +93,6 @@ sub checksums
 		usleep(300_000);
 	}
 	return %sums;
-}
-
-# mailcluster.jmap() on $node: the Response as (canonical) jsonb text.
-sub jmap
-{
-	my ($node, $calls) = @_;
-	my $req = qq({"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"], "methodCalls": $calls});
-	return $node->safe_psql('postgres', qq{SELECT mailcluster.jmap(\$j\$$req\$j\$::jsonb)});
-}
-
-# One value out of a jsonb text, by a SQL path like '{methodResponses,0,1,state}'.
-sub jget
-{
-	my ($node, $json, $path) = @_;
-	return $node->safe_psql('postgres', qq{SELECT \$j\$$json\$j\$::jsonb #>> '$path'});
-}
-
-# A sample message of test/data/mail as a bytea literal.
-sub eml
-{
-	my ($name) = @_;
-	open(my $fh, '<:raw', "test/data/mail/$name.eml") or die "test/data/mail/$name.eml: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	return "'\\x" . unpack('H*', $data) . "'::bytea";
 }
 
 my @nodes = map { make_node($_) } 0 .. 2;
