@@ -14,12 +14,15 @@
 #
 # Environment: MC_TEST_USER, MC_SUITES ("regress tap", the default, or one
 # of them), PROVE_TESTS (a subset of TAP scripts, e.g. test/tap/t/001_x.pl),
-# PROVE_FLAGS (e.g. -v), MC_KEEP=1 keeps the scratch directory.
+# PROVE_FLAGS (e.g. -v), MC_KEEP=1 keeps the scratch directory, PG_CONFIG
+# (default pg_config: the PostgreSQL installation whose servers the suites
+# start and whose mailcluster.so they test).
 set -uo pipefail
 
 src=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 user=${MC_TEST_USER:-mctest}
 suites=${MC_SUITES:-regress tap}
+pgc=${PG_CONFIG:-pg_config}
 
 if [ "$(id -u)" -eq 0 ]; then
 	id "$user" >/dev/null 2>&1 || useradd -m "$user" || exit 1
@@ -30,7 +33,7 @@ fi
 
 # The suites test the *installed* library: say so if it is not this tree's
 # build (someone else may have installed theirs on a shared machine).
-installed="$(pg_config --pkglibdir)/mailcluster.so"
+installed="$("$pgc" --pkglibdir)/mailcluster.so"
 if [ -f "$src/mailcluster.so" ] && ! cmp -s "$src/mailcluster.so" "$installed"; then
 	echo "WARNING: $installed is not the build in $src (run make install there first)" >&2
 fi
@@ -49,7 +52,7 @@ for suite in $suites; do
 	case $suite in
 	regress)
 		echo "=== pg_regress (sql/*.sql vs expected/*.out)"
-		if ! as_user make -C "$scratch" -s installcheck TAP_TESTS=; then
+		if ! as_user make -C "$scratch" -s installcheck PG_CONFIG="$pgc" TAP_TESTS=; then
 			rc=1
 			[ -f "$scratch/regression.diffs" ] && cat "$scratch/regression.diffs"
 			for f in "$scratch"/log/postmaster.log; do
@@ -59,7 +62,7 @@ for suite in $suites; do
 		;;
 	tap)
 		echo "=== TAP (test/tap/t/*.pl)"
-		if ! as_user make -C "$scratch" -s installcheck REGRESS= \
+		if ! as_user make -C "$scratch" -s installcheck PG_CONFIG="$pgc" REGRESS= \
 				${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} \
 				PROVE_FLAGS="${PROVE_FLAGS:-}"; then
 			rc=1
