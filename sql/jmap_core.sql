@@ -288,13 +288,15 @@ BEGIN
     END LOOP;
 END $$;
 SELECT mailcluster._guard_active() AS guard_on_outside_apply;
+-- the index and id counter of the command being applied exist only inside _apply
+SELECT mailcluster._cur_idx();
+SELECT mailcluster._next_id('M');
 
 -- ---- _apply: dispatch, idempotency, unknown ops, errors clear the guard ----
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');
 SELECT mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Acb", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8="}');
 SELECT mailcluster._guard_active() AS guard_on_after_error;
--- the dispatcher and the ops cannot write on their own: only _apply (C) turns the guard on
-SELECT mailcluster._apply_inner(1001, '{"op": "account_create", "name": "sneaky"}');
+-- the ops cannot write on their own: only _apply (C) turns the guard on
 SELECT mailcluster._op_account_create(1001, '{"name": "sneaky"}');
 UPDATE mailcluster.accounts SET name = 'still refused';
 -- an error caught inside a transaction (subtransaction abort) clears it too

@@ -25,6 +25,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "jmap_guard.h"
 #include "raft_settings.h"
 #include "raft_shmem.h"
 #include "raft_worker.h"
@@ -46,20 +47,86 @@ typedef struct ApplyBatch
 	uint64		from;			/* first index to apply */
 	uint64		upto;			/* last committed index */
 	uint64		last;			/* last index applied in this batch */
+	bool		careful;		/* one subtransaction per entry (after a failure) */
 	int			n_replies;
 	ApplyReply	replies[APPLY_BATCH];
 	MemoryContext replyctx;
 } ApplyBatch;
 
-static SPIPlanPtr apply_plan = NULL;
+static SPIPlanPtr read_plan = NULL;
+static SPIPlanPtr advance_plan = NULL;
+
+/* Prepare (once per process) and keep a plan. */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "mailcluster: SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*slot = p;
+	}
+	return *slot;
+}
 
 /*
- * Apply one NORMAL entry inside a subtransaction: a deterministic error in
- * _apply (bad command) fails the same way on every node and must not stop
- * the log; it becomes the entry's response {"error": ...}.
+ * Can this error happen the same way on every node applying the same entry
+ * (a bad command, a constraint, a JMAP op's RAISE)?  Resource shortage,
+ * cancels, lock and serialization failures, I/O and internal errors depend
+ * on the node: such an entry must be retried, never answered with the
+ * error, or the nodes' states would differ.
+ */
+static bool
+error_is_deterministic(int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_OUT_OF_MEMORY ||
+		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX)
+		return false;
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_CONFIG_FILE_ERROR:
+		case ERRCODE_INTERNAL_ERROR:
+			return false;
+		default:
+			return true;
+	}
+}
+
+/*
+ * Apply one NORMAL entry (its data is the command's JSON text) through the
+ * state machine's C entry point; its response as JSON text in replyctx.
  */
 static char *
-apply_one(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
+run_entry(int64 idx, bytea *data, MemoryContext replyctx)
+{
+	char	   *json = pnstrdup(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
+	Jsonb	   *cmd = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	Jsonb	   *res = mc_jmap_apply_command(idx, cmd);
+	char	   *text = res ? JsonbToCString(NULL, &res->root, VARSIZE(res)) : "null";
+
+	return MemoryContextStrdup(replyctx, text);
+}
+
+/*
+ * Apply one NORMAL entry inside a subtransaction (the careful pass, after
+ * a batch failed): a deterministic error (bad command) fails the same way
+ * on every node and must not stop the log; it becomes the entry's response
+ * "SQLSTATE: message".  Any other error is re-thrown: the worker exits and
+ * retries the entry after its restart.
+ */
+static char *
+apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -70,29 +137,7 @@ apply_one(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		Oid			types[2] = {INT8OID, TEXTOID};
-		Datum		args[2];
-		int			ret;
-		text	   *cmd = cstring_to_text_with_len(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
-
-		if (apply_plan == NULL)
-		{
-			apply_plan = SPI_prepare("SELECT mailcluster._apply($1, $2::jsonb)::text", 2, types);
-			if (apply_plan == NULL)
-				elog(ERROR, "mailcluster: cannot prepare the _apply call: %s",
-					 SPI_result_code_string(SPI_result));
-			SPI_keepplan(apply_plan);
-		}
-		args[0] = Int64GetDatum(idx);
-		args[1] = PointerGetDatum(cmd);
-		ret = SPI_execute_plan(apply_plan, args, NULL, false, 1);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "mailcluster: _apply returned no row");
-		{
-			char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-			result = MemoryContextStrdup(replyctx, s ? s : "null");
-		}
+		result = run_entry(idx, data, replyctx);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -103,16 +148,12 @@ apply_one(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
 
 		MemoryContextSwitchTo(replyctx);
 		edata = CopyErrorData();
+		if (!error_is_deterministic(edata->sqlerrcode))
+			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		/* a failed _apply plan may be invalid now: prepare it again next time */
-		if (apply_plan)
-		{
-			SPI_freeplan(apply_plan);
-			apply_plan = NULL;
-		}
 		ereport(LOG,
 				(errmsg("mailcluster: log entry %lld failed to apply: %s",
 						(long long) idx, edata->message)));
@@ -125,7 +166,12 @@ apply_one(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
 	return result;
 }
 
-/* In a transaction: apply entries (from, upto] up to APPLY_BATCH of them. */
+/*
+ * In a transaction: apply entries (from, upto] up to APPLY_BATCH of them.
+ * Without b->careful the entries run directly, with no subtransaction (the
+ * common case: cheap, and no subtransaction ids); an error then aborts the
+ * whole batch and the caller runs it again carefully.
+ */
 static void
 apply_batch_tx(void *arg)
 {
@@ -143,10 +189,12 @@ apply_batch_tx(void *arg)
 
 	args[0] = Int64GetDatum((int64) b->from);
 	args[1] = Int64GetDatum((int64) b->upto);
-	ret = SPI_execute_with_args("SELECT idx, type, client_id, request_id, data"
-								" FROM mailcluster._raft_log WHERE idx >= $1 AND idx <= $2"
-								" ORDER BY idx LIMIT " CppAsString2(APPLY_BATCH),
-								2, types, args, NULL, true, 0);
+	ret = SPI_execute_plan(kept_plan(&read_plan,
+									 "SELECT idx, type, client_id, request_id, data"
+									 " FROM mailcluster._raft_log WHERE idx >= $1 AND idx <= $2"
+									 " ORDER BY idx LIMIT " CppAsString2(APPLY_BATCH),
+									 2, types),
+						   args, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading committed entries failed: %s",
 			 SPI_result_code_string(ret));
@@ -170,8 +218,13 @@ apply_batch_tx(void *arg)
 							(unsigned long long) (b->last + 1))));
 		if (type == MC_RAFT_ENTRY_NORMAL && !isnull)
 		{
-			bool		is_error;
-			char	   *res = apply_one(idx, DatumGetByteaPP(d), &is_error, b->replyctx);
+			bool		is_error = false;
+			char	   *res;
+
+			if (b->careful)
+				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx);
+			else
+				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx);
 
 			if ((uint32) client == b->self && b->n_replies < APPLY_BATCH)
 			{
@@ -188,9 +241,11 @@ apply_batch_tx(void *arg)
 	{
 		args[0] = Int64GetDatum((int64) b->last);
 		args[1] = Int64GetDatum((int64) (b->from - 1));
-		ret = SPI_execute_with_args("UPDATE mailcluster._raft_applied SET applied_index = $1"
-									" WHERE applied_index = $2",
-									2, types, args, NULL, false, 0);
+		ret = SPI_execute_plan(kept_plan(&advance_plan,
+										 "UPDATE mailcluster._raft_applied SET applied_index = $1"
+										 " WHERE applied_index = $2",
+										 2, types),
+							   args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "mailcluster: advancing applied_index failed");
 		/* a snapshot was installed meanwhile: this batch must not commit */
@@ -198,6 +253,51 @@ apply_batch_tx(void *arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("mailcluster: applied_index moved under the apply worker (snapshot installed); restarting")));
+	}
+}
+
+/*
+ * Apply one batch: first directly; if that fails with an error every node
+ * would see (a bad command), abort it and apply the same entries again,
+ * each in its own subtransaction, so the failing entry gets its error as
+ * response and the others apply.  Errors that depend on this node
+ * (resources, cancels, a snapshot installed meanwhile) are re-thrown: the
+ * worker exits and the entries are applied after its restart.
+ */
+static void
+apply_batch(ApplyBatch *b)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	b->careful = false;
+	PG_TRY();
+	{
+		mc_raft_in_transaction(apply_batch_tx, b);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (!error_is_deterministic(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		ereport(LOG,
+				(errmsg("mailcluster: applying entries %llu..%llu together failed (%s); applying them one by one",
+						(unsigned long long) b->from, (unsigned long long) b->upto,
+						edata->message)));
+		FreeErrorData(edata);
+		b->careful = true;
+	}
+	PG_END_TRY();
+	if (b->careful)
+	{
+		MemoryContextReset(b->replyctx);
+		b->n_replies = 0;
+		mc_raft_in_transaction(apply_batch_tx, b);
 	}
 }
 
@@ -233,13 +333,12 @@ publish_batch(ApplyBatch *b)
 			s->reply_len = s->reply_valid ? len : 0;
 			if (s->reply_valid)
 				memcpy(s->reply, r->text, len + 1);
-			s->state = MC_SLOT_DONE;
+			mc_raft_slot_finish(s);
 			break;
 		}
 	}
 	LWLockRelease(McRaft->lock);
 	ConditionVariableBroadcast(&McRaft->applied_cv);
-	ConditionVariableBroadcast(&McRaft->reply_cv);
 }
 
 /* In a transaction: store a snapshot of the replicated tables. */
@@ -386,7 +485,7 @@ mc_apply_worker_main(Datum arg)
 			b->from = applied + 1;
 			b->upto = target;
 			pgstat_report_activity(STATE_RUNNING, "applying Raft log entries");
-			mc_raft_in_transaction(apply_batch_tx, b);
+			apply_batch(b);
 			pgstat_report_activity(STATE_IDLE, NULL);
 			if (b->last >= b->from)
 			{

@@ -1,7 +1,7 @@
 /*
  * jmap_guard.c — the write guard of the replicated JMAP tables (SPEC §4):
  * mailcluster._apply(), the state machine's entry point, which turns a
- * backend-local flag on around the PL/pgSQL dispatcher, and the trigger
+ * backend-local flag on around the dispatcher (apply_dispatch.c), and the trigger
  * function that refuses any DML on accounts, mailboxes, emails, ... with
  * SQLSTATE MC004 while it is off.  The flag lives in C and only _apply sets
  * it (no SQL function or GUC can); it is also cleared at the end of every
@@ -15,6 +15,9 @@
 #include "utils/builtins.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
+
+#include "apply_dispatch.h"
+#include "jmap_guard.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap_apply);
 PG_FUNCTION_INFO_V1(mc_jmap_guard_active);
@@ -75,61 +78,60 @@ guard_leave(void)
 		guard_subxid = InvalidSubTransactionId;
 }
 
-/*
- * _apply(idx bigint, cmd jsonb) RETURNS jsonb — THE entry point of the
- * state machine (called by the apply path only; EXECUTE revoked from
- * PUBLIC).  Turns the write guard on, runs the PL/pgSQL dispatcher
- * mailcluster._apply_inner(idx, cmd) and turns the guard off again, also
- * when it fails.  No SQL-callable function sets the flag otherwise, so
- * calling _apply_inner (or any op) directly cannot write.
- */
-Datum
-mc_jmap_apply(PG_FUNCTION_ARGS)
+/* See jmap_guard.h. */
+bool
+mc_jmap_guard_is_active(void)
 {
-	Oid			inner;
-	Datum		res = (Datum) 0;
-	bool		isnull = false;
+	return guard_depth > 0;
+}
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("_apply needs a log index and a command")));
-	inner = DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-												 CStringGetDatum("mailcluster._apply_inner(bigint,jsonb)")));
+/* See jmap_guard.h. */
+Jsonb *
+mc_jmap_apply_command(int64 idx, Jsonb *cmd)
+{
+	Jsonb	   *res = NULL;
+
 	guard_enter();
 	PG_TRY();
 	{
-		LOCAL_FCINFO(call, 2);
-
-		InitFunctionCallInfoData(*call, NULL, 2, InvalidOid, NULL, NULL);
-		call->args[0].value = PG_GETARG_DATUM(0);
-		call->args[0].isnull = false;
-		call->args[1].value = PG_GETARG_DATUM(1);
-		call->args[1].isnull = false;
-		{
-			FmgrInfo	flinfo;
-
-			fmgr_info(inner, &flinfo);
-			call->flinfo = &flinfo;
-			res = FunctionCallInvoke(call);
-			isnull = call->isnull;
-		}
+		res = mc_apply_dispatch(idx, cmd);
 	}
 	PG_FINALLY();
 	{
 		guard_leave();
 	}
 	PG_END_TRY();
-	if (isnull)
+	return res;
+}
+
+/*
+ * _apply(idx bigint, cmd jsonb) RETURNS jsonb — THE entry point of the
+ * state machine from SQL (EXECUTE revoked from PUBLIC; the apply worker
+ * calls mc_jmap_apply_command directly).  Turns the write guard on, runs
+ * the dispatcher (apply_dispatch.c) and turns the guard off again, also
+ * when it fails.  No SQL-callable function sets the flag otherwise, so
+ * calling an op function directly cannot write.
+ */
+Datum
+mc_jmap_apply(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *res;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("_apply needs a log index and a command")));
+	res = mc_jmap_apply_command(PG_GETARG_INT64(0), PG_GETARG_JSONB_P(1));
+	if (res == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(res);
+	PG_RETURN_JSONB_P(res);
 }
 
 /* _guard_active() RETURNS bool — is the apply path writing right now? */
 Datum
 mc_jmap_guard_active(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(guard_depth > 0);
+	PG_RETURN_BOOL(mc_jmap_guard_is_active());
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * raft_call.c — backend side of the Raft request queue (see raft_call.h):
  * one slot per backend in McRaftShared, the raft worker woken through its
- * latch, replies awaited on condition variables.
+ * latch, replies awaited on the backend's own latch (set by whoever
+ * completes the slot), applied indexes on a condition variable.
  */
 #include "postgres.h"
 
@@ -9,6 +10,7 @@
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "mc_shmem.h"
@@ -96,6 +98,7 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 	s->applied = false;
 	s->reply_valid = false;
 	s->reply_len = 0;
+	s->owner = MyLatch;
 	s->state = MC_SLOT_PENDING;
 	worker = McRaft->raft_latch;
 	LWLockRelease(McRaft->lock);
@@ -105,11 +108,11 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	PG_TRY();
 	{
-		ConditionVariablePrepareToSleep(&McRaft->reply_cv);
 		for (;;)
 		{
 			long		left;
 
+			ResetLatch(MyLatch);
 			LWLockAcquire(McRaft->lock, LW_SHARED);
 			done = (s->state == MC_SLOT_DONE);
 			LWLockRelease(McRaft->lock);
@@ -118,9 +121,10 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 			left = ms_left(deadline);
 			if (left <= 0)
 				break;
-			(void) ConditionVariableTimedSleep(&McRaft->reply_cv, left, PG_WAIT_EXTENSION);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 left, PG_WAIT_EXTENSION);
+			CHECK_FOR_INTERRUPTS();
 		}
-		ConditionVariableCancelSleep();
 	}
 	PG_CATCH();
 	{
@@ -128,6 +132,7 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 		s->state = MC_SLOT_FREE;
 		s->dsm = DSM_HANDLE_INVALID;
+		s->owner = NULL;
 		LWLockRelease(McRaft->lock);
 		PG_RE_THROW();
 	}
@@ -135,6 +140,7 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	done = (s->state == MC_SLOT_DONE);
+	s->owner = NULL;
 	if (done)
 	{
 		out->err = s->err;
@@ -230,15 +236,14 @@ mc_raft_raise(int err, const char *what)
 void
 mc_raft_check_redirect(void)
 {
-	McRaftSettings set;
+	const char *mode = GetConfigOption("mailcluster.write_mode", true, false);
 	uint32		leader;
 	uint32		self;
 	char		host[MC_ADDR_LEN] = "";
 	int			port = 0;
 	int			i;
 
-	mc_raft_settings_load(&set);
-	if (!set.write_mode_redirect || McRaft == NULL)
+	if (mode == NULL || pg_strcasecmp(mode, "redirect") != 0 || McRaft == NULL)
 		return;
 	LWLockAcquire(McRaft->lock, LW_SHARED);
 	leader = McRaft->raft_ready ? McRaft->status.leader : 0;

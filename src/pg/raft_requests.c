@@ -17,7 +17,7 @@ slot_done(McRaftSlot *s, int err, uint64 index)
 {
 	s->err = err;
 	s->index = index;
-	s->state = MC_SLOT_DONE;
+	mc_raft_slot_finish(s);
 }
 
 /*
@@ -57,7 +57,6 @@ void
 mc_raft_take_requests(McRaftWorker *w)
 {
 	int			i;
-	bool		any_done = false;
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	for (i = 0; i < McRaft->nslots; i++)
@@ -82,18 +81,15 @@ mc_raft_take_requests(McRaftWorker *w)
 				{
 					slot_done(s, rc, 0);
 					McRaft->n_proposals_failed++;
-					any_done = true;
 				}
 				break;
 			case MC_REQ_CONF_CHANGE:
 				rc = mc_raft_propose_conf_change(w->core, s->arg_op, s->arg_node, &index);
 				slot_done(s, rc, index);
-				any_done = true;
 				break;
 			case MC_REQ_TRANSFER:
 				rc = mc_raft_transfer_leader(w->core, s->arg_node);
 				slot_done(s, rc, 0);
-				any_done = true;
 				break;
 			case MC_REQ_READ_INDEX:
 				rc = mc_raft_read_index(w->core, s->request_id);
@@ -102,18 +98,14 @@ mc_raft_take_requests(McRaftWorker *w)
 				else
 				{
 					slot_done(s, rc, 0);
-					any_done = true;
 				}
 				break;
 			default:
 				slot_done(s, MC_RAFT_ERR_INVALID, 0);
-				any_done = true;
 				break;
 		}
 	}
 	LWLockRelease(McRaft->lock);
-	if (any_done)
-		ConditionVariableBroadcast(&McRaft->reply_cv);
 }
 
 /* Answer read-index results from a ready batch. */
@@ -142,7 +134,6 @@ mc_raft_complete_reads(const mc_raft_read_state *reads, size_t n)
 		}
 	}
 	LWLockRelease(McRaft->lock);
-	ConditionVariableBroadcast(&McRaft->reply_cv);
 }
 
 /*
@@ -154,7 +145,6 @@ void
 mc_raft_fail_all_requests(int err)
 {
 	int			i;
-	bool		any = false;
 
 	if (McRaft == NULL)
 		return;
@@ -167,10 +157,7 @@ mc_raft_fail_all_requests(int err)
 			(s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_READ_INDEX))
 		{
 			slot_done(s, err, 0);
-			any = true;
 		}
 	}
 	LWLockRelease(McRaft->lock);
-	if (any)
-		ConditionVariableBroadcast(&McRaft->reply_cv);
 }

@@ -66,7 +66,6 @@ mc_raft_shmem_startup(void)
 
 		memset(McRaft, 0, mc_raft_shmem_size());
 		McRaft->lock = &(GetNamedLWLockTranche("mailcluster raft"))->lock;
-		ConditionVariableInit(&McRaft->reply_cv);
 		ConditionVariableInit(&McRaft->applied_cv);
 		ConditionVariableInit(&McRaft->snapshot_cv);
 		McRaft->nslots = mc_raft_nslots();

@@ -7,7 +7,9 @@
  *
  * Locking: `lock` (one LWLock) protects every field below except where a
  * field says otherwise.  Backends wait on `applied_cv` for the apply worker
- * and on `reply_cv` for replies from the raft worker.
+ * and on their own latch for the reply in their slot: whoever completes a
+ * slot (raft worker or apply worker) sets exactly that backend's latch
+ * (mc_raft_slot_finish), so a batch of replies wakes only their backends.
  */
 #ifndef MC_RAFT_SHMEM_H
 #define MC_RAFT_SHMEM_H
@@ -61,6 +63,7 @@ typedef struct McRaftSlot
 	bool		reply_valid;	/* reply[] holds the _apply() result */
 	uint32		reply_len;
 	char		reply[MC_RAFT_REPLY_BYTES];
+	Latch	   *owner;			/* the waiting backend's latch: set at DONE */
 } McRaftSlot;
 
 /* One row of raft_progress. */
@@ -77,7 +80,6 @@ typedef struct McRaftProgressRow
 typedef struct McRaftShared
 {
 	LWLock	   *lock;
-	ConditionVariable reply_cv;		/* a slot became DONE */
 	ConditionVariable applied_cv;	/* applied_index moved */
 
 	Latch	   *raft_latch;			/* the raft worker's latch, NULL if down */
@@ -129,5 +131,14 @@ extern void mc_raft_shmem_install_hooks(void);
 
 /* The calling backend's slot (by backend id), or NULL when none. */
 extern McRaftSlot *mc_raft_my_slot(void);
+
+/* Mark slot s DONE and wake its backend (caller holds lock exclusively). */
+static inline void
+mc_raft_slot_finish(McRaftSlot *s)
+{
+	s->state = MC_SLOT_DONE;
+	if (s->owner != NULL)
+		SetLatch(s->owner);
+}
 
 #endif

@@ -21,49 +21,30 @@ BEGIN
     RETURN s;
 END $$;
 
--- Start applying the command at Raft index idx: id counter back to zero.
--- Contract: called by _apply only, before any _next_id().
-CREATE FUNCTION mailcluster._apply_begin(idx bigint) RETURNS void
-LANGUAGE sql VOLATILE AS $$
-    SELECT set_config('mcjmap.idx', idx::text, true), set_config('mcjmap.ctr', '0', true);
-$$;
-
--- Raft index of the command being applied.  Contract: only inside _apply.
+-- Raft index of the command being applied (C, apply_dispatch.c).
+-- Contract: only inside _apply; raises object_not_in_prerequisite_state
+-- elsewhere.
 CREATE FUNCTION mailcluster._cur_idx() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE v text := current_setting('mcjmap.idx', true);
-BEGIN
-    IF v IS NULL OR v = '' OR NOT mailcluster._guard_active() THEN
-        RAISE EXCEPTION 'no command is being applied'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Replicated state changes only through mailcluster._apply().';
-    END IF;
-    RETURN v::bigint;
-END $$;
+AS 'MODULE_PATHNAME', 'mc_apply_cur_idx' LANGUAGE C VOLATILE;
 
 -- Next object id of the command being applied: prefix, base32 of the Raft
--- index, '-', base32 of a per-command counter.  Equal on every node because
--- commands apply in the same order with the same counters.
+-- index, '-', base32 of a per-command counter starting at 1 (C,
+-- apply_dispatch.c).  Equal on every node because commands apply in the
+-- same order with the same counters.  Contract: only inside _apply.
 CREATE FUNCTION mailcluster._next_id(prefix text) RETURNS text
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    idx bigint := mailcluster._cur_idx();
-    ctr bigint := coalesce(nullif(current_setting('mcjmap.ctr', true), ''), '0')::bigint + 1;
-BEGIN
-    PERFORM set_config('mcjmap.ctr', ctr::text, true);
-    RETURN prefix || mailcluster._b32(idx) || '-' || mailcluster._b32(ctr);
-END $$;
+AS 'MODULE_PATHNAME', 'mc_apply_next_id' LANGUAGE C VOLATILE;
 
 -- Record that obj of type in account changed (kind c/u/d) at the current index.
 -- Within one index, a create stays a create and a destroy wins.
 CREATE FUNCTION mailcluster._change(account text, typ text, obj text, kind char)
-RETURNS void LANGUAGE sql VOLATILE AS $$
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
     INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind)
     VALUES (account, typ, obj, mailcluster._cur_idx(), kind)
     ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE
        SET kind = CASE WHEN excluded.kind = 'd' THEN 'd'
                        WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END;
-$$;
+END $$;
 
 -- JMAP state string of a type in an account: the Raft index of its last
 -- change there (the account's creation index when it never changed).

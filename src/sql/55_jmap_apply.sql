@@ -1,8 +1,8 @@
 -- 55_jmap_apply.sql — THE state machine: mailcluster._apply(idx, cmd) (C,
--- jmap_guard.c) turns the write guard on and calls _apply_inner, which
--- applies one committed command at Raft index idx by dispatching on
--- cmd->>'op' through mailcluster._ops and records the response under the
--- command's request_id (idempotency).  Also the small
+-- jmap_guard.c + apply_dispatch.c) turns the write guard on and applies one
+-- committed command at Raft index idx by dispatching on cmd->>'op' through
+-- mailcluster._ops, recording the response under the command's request_id
+-- (idempotency).  Also the small
 -- ops: account_create, blob_put, purge_changes, purge_blobs, record_response.
 -- Every op is deterministic: no now(), random(), sequences; ids come from
 -- the index (_next_id), times from the command.
@@ -14,62 +14,40 @@ CREATE TABLE mailcluster._ops (
     fn      text NOT NULL
 );
 
--- The dispatcher, run by _apply with the write guard on.  Contract: if
+-- Apply one committed command at Raft index idx (THE state machine; C:
+-- src/pg/jmap_guard.c turns the write guard on, src/pg/apply_dispatch.c
+-- dispatches).  Contract: called in log order by the apply worker
+-- ("mailcluster apply", standalone or clustered alike), once per index.  If
 -- cmd's request_id was applied before, returns the stored response and
--- changes nothing; else runs the op of cmd->>'op' at index idx and stores
--- its response under the request_id.  Unknown ops raise.  Called on its
--- own (without _apply) it cannot write: the guard is off.
-CREATE FUNCTION mailcluster._apply_inner(idx bigint, cmd jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    rid text := cmd->>'request_id';
-    fn text;
-    res jsonb;
-BEGIN
-    IF rid IS NOT NULL THEN
-        SELECT r.response INTO res FROM mailcluster._responses r WHERE r.request_id = rid;
-        IF FOUND THEN RETURN res; END IF;
-    END IF;
-    SELECT o.fn INTO fn FROM mailcluster._ops o WHERE o.op = cmd->>'op';
-    IF fn IS NULL THEN
-        RAISE EXCEPTION 'unknown state machine command "%"', cmd->>'op'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Raft index %s.', idx);
-    END IF;
-    PERFORM mailcluster._apply_begin(idx);
-    EXECUTE format('SELECT %s($1, $2)', fn) INTO res USING idx, cmd;
-    IF rid IS NOT NULL THEN
-        INSERT INTO mailcluster._responses (request_id, idx, response) VALUES (rid, idx, res);
-    END IF;
-    RETURN res;
-END $$;
-REVOKE ALL ON FUNCTION mailcluster._apply_inner(bigint, jsonb) FROM PUBLIC;
-
--- Apply one committed command at Raft index idx (THE state machine; C in
--- src/pg/jmap_guard.c: write guard on, _apply_inner, guard off).
--- Contract: called in log order by the apply worker ("mailcluster apply",
--- standalone or clustered alike), once per index; returns the op's response.
+-- changes nothing; else runs the function _ops names for cmd->>'op' at
+-- index idx and stores its response under the request_id.  Unknown ops
+-- raise invalid_parameter_value.
 CREATE FUNCTION mailcluster._apply(idx bigint, cmd jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mc_jmap_apply' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION mailcluster._apply(bigint, jsonb) FROM PUBLIC;
 
--- op account_create {name} -> {"id"}: the account and its six standard mailboxes.
+-- op account_create {name} -> {"id"}: the account and its six standard
+-- mailboxes, set-based (three statements).  The mailbox ids are those
+-- _next_id('M') would give as the command's first six ids: M ||
+-- base32(idx) || '-' || base32(1..6), in sort order.
 CREATE FUNCTION mailcluster._op_account_create(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     acct text := 'A' || mailcluster._b32(idx);
-    r record;
-    mid text;
+    ids text[];
 BEGIN
     INSERT INTO mailcluster.accounts (id, name, created_idx) VALUES (acct, cmd->>'name', idx);
-    FOR r IN SELECT * FROM (VALUES (1, 'Inbox', 'inbox'), (2, 'Drafts', 'drafts'), (3, 'Sent', 'sent'),
-                                   (4, 'Trash', 'trash'), (5, 'Junk', 'junk'), (6, 'Archive', 'archive'))
-                           AS v(o, name, role) ORDER BY o LOOP
-        mid := mailcluster._next_id('M');
+    WITH v(o, name, role) AS (
+        VALUES (1, 'Inbox', 'inbox'), (2, 'Drafts', 'drafts'), (3, 'Sent', 'sent'),
+               (4, 'Trash', 'trash'), (5, 'Junk', 'junk'), (6, 'Archive', 'archive')),
+    ins AS (
         INSERT INTO mailcluster.mailboxes (account_id, id, name, role, sort_order)
-        VALUES (acct, mid, r.name, r.role, r.o * 10);
-        PERFORM mailcluster._change(acct, 'Mailbox', mid, 'c');
-    END LOOP;
+        SELECT acct, 'M' || mailcluster._b32(idx) || '-' || mailcluster._b32(v.o), v.name, v.role, v.o * 10
+          FROM v
+        RETURNING id)
+    SELECT array_agg(id) INTO ids FROM ins;
+    INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind)
+    SELECT acct, 'Mailbox', m, idx, 'c' FROM unnest(ids) AS m;
     RETURN jsonb_build_object('id', acct);
 END $$;
 
@@ -131,11 +109,12 @@ END $$;
 
 -- Make blob readable by account (blob must exist); at is the proposer's time.
 CREATE FUNCTION mailcluster._blob_grant(account text, blob text, typ text, at timestamptz) RETURNS void
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
     INSERT INTO mailcluster.account_blobs (account_id, blob_id, type, idx, granted_at)
     VALUES (account, blob, coalesce(typ, 'application/octet-stream'), mailcluster._cur_idx(), at)
     ON CONFLICT (account_id, blob_id) DO UPDATE SET idx = excluded.idx, granted_at = excluded.granted_at;
-$$;
+END $$;
 
 -- op blob_put {account_id, blob_id, type, at, data (base64, absent when
 -- the blob is already stored)} -> RFC 8620 upload response.
