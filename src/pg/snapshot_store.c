@@ -1,114 +1,1366 @@
 /*
- * snapshot_store.c — SPI side of snapshots (see snapshot_store.h); the
- * dump and load themselves are the SQL functions _raft_snapshot_dump() and
- * _raft_snapshot_load() of 40_raft.sql.
+ * snapshot_store.c — streamed snapshots of the replicated state (see
+ * snapshot_store.h; tables in src/sql/42_raft_snapshot.sql).
+ *
+ * A snapshot is a byte stream of records, cut into chunks that are rows of
+ * mailcluster._raft_snap_chunk keyed by (staged, idx, off).  Every chunk
+ * holds whole records only and is at most chunk_target bytes (256 KB, or
+ * raft_batch_max if less), so a leader answers the core's request for the
+ * chunk at an offset with one index lookup and the offsets the core
+ * computes (next = offset + len) always land on a chunk.  A record is
+ *
+ *     u8 kind | u32 length | payload           (integers big-endian)
+ *
+ *   'S'  start: u32 format (1) | u64 applied index
+ *   'T'  table: u16 len + name | u16 ncols | per column: u16 len + name,
+ *        u16 len + type (format_type_with_typemod), u8 encoding
+ *        (0 binary send/recv, 1 text out/in).  Repeated at the start of
+ *        every chunk that continues the table's rows, so a chunk decodes
+ *        on its own.
+ *   'R'  row of the current table: per column i32 length (-1 NULL) | bytes
+ *   'P'  a piece of a row too big for one chunk (a blob of megabytes): the
+ *        row's bytes are the P pieces followed by the R that ends them
+ *   'E'  end: u32 tables | u64 rows (a check for the installer)
+ *
+ * Values travel in their binary send form when that form carries no
+ * node-local OIDs (built-in scalars and arrays of them; bytea raw), else as
+ * text.  Columns are matched by name on install, and their types checked.
+ *
+ * Memory: taking holds one fetched batch of table rows (TOAST pointers,
+ * not values), one encoded row and one chunk; installing holds one staged
+ * chunk, one batch of decoded rows (<= 100 rows / 1 MB) and one row being
+ * reassembled from pieces.  A row bigger than a chunk (one big blob) is
+ * the only value ever held whole, a small multiple of its size.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/snapmgr.h"
 
+#include "raft_settings.h"
 #include "snapshot_store.h"
+
+#define SNAP_FORMAT			1
+#define SNAP_CHUNK_MAX		(256 * 1024)	/* chunk target, bytes */
+#define SNAP_CHUNK_MIN		4096	/* raft_batch_max can go no lower */
+#define SNAP_REC_HDR		5		/* u8 kind + u32 length */
+#define SNAP_REC_LIMIT		(64 * 1024 * 1024)	/* sanity bound of one record */
+#define SNAP_FETCH_ROWS		64		/* table rows per cursor fetch */
+#define SNAP_BATCH_ROWS		100		/* decoded rows per INSERT */
+#define SNAP_BATCH_BYTES	(1024 * 1024)
+
+#define ENC_BINARY	0
+#define ENC_TEXT	1
+
+/* ---- kept plans --------------------------------------------------------- */
+
+static SPIPlanPtr plan_take_head = NULL;
+static SPIPlanPtr plan_tables = NULL;
+static SPIPlanPtr plan_put_chunk = NULL;
+static SPIPlanPtr plan_drop_old_chunks = NULL;
+static SPIPlanPtr plan_drop_old_heads = NULL;
+static SPIPlanPtr plan_put_head = NULL;
+static SPIPlanPtr plan_read = NULL;
+static SPIPlanPtr plan_stage_clear = NULL;
+static SPIPlanPtr plan_stage_put = NULL;
+static SPIPlanPtr plan_lock_applied = NULL;
+static SPIPlanPtr plan_set_applied = NULL;
+static SPIPlanPtr plan_keep_staged = NULL;
+
+/*
+ * Prepare sql once per process and keep it (SPI_keepplan); *slot caches
+ * it.  Kept plans are re-validated by the plan cache when the tables
+ * change (DROP/CREATE EXTENSION).
+ */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "mailcluster: preparing \"%s\" failed: %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "mailcluster: keeping a plan failed");
+		*slot = p;
+	}
+	return *slot;
+}
+
+/* ---- big-endian integers ------------------------------------------------ */
+
+static void
+put_u8(StringInfo s, uint8 v)
+{
+	appendStringInfoCharMacro(s, (char) v);
+}
+
+static void
+put_u16(StringInfo s, uint16 v)
+{
+	uint8		b[2] = {v >> 8, v};
+
+	appendBinaryStringInfo(s, (char *) b, 2);
+}
+
+static void
+put_u32(StringInfo s, uint32 v)
+{
+	uint8		b[4] = {v >> 24, v >> 16, v >> 8, v};
+
+	appendBinaryStringInfo(s, (char *) b, 4);
+}
+
+static void
+put_u64(StringInfo s, uint64 v)
+{
+	put_u32(s, (uint32) (v >> 32));
+	put_u32(s, (uint32) v);
+}
+
+static uint32
+get_u32_at(const uint8 *p)
+{
+	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
+}
+
+/* A record's payload being parsed: bounds-checked reads, ERROR on overrun. */
+typedef struct RecCursor
+{
+	uint8	   *p;
+	uint32		len;
+	uint32		pos;
+	char		kind;
+} RecCursor;
+
+/* ERROR: the snapshot stream is malformed (what, where). */
+static void
+corrupt(const char *what, char kind)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("mailcluster: the staged snapshot is malformed: %s", what),
+			 errdetail("In a record of kind '%c'.", kind ? kind : '?')));
+}
+
+static const uint8 *
+rc_take(RecCursor *c, uint32 n)
+{
+	const uint8 *p;
+
+	if (n > c->len - c->pos)
+		corrupt("a record is shorter than its contents", c->kind);
+	p = c->p + c->pos;
+	c->pos += n;
+	return p;
+}
+
+static uint16
+rc_u16(RecCursor *c)
+{
+	const uint8 *p = rc_take(c, 2);
+
+	return (uint16) ((p[0] << 8) | p[1]);
+}
+
+static uint32
+rc_u32(RecCursor *c)
+{
+	return get_u32_at(rc_take(c, 4));
+}
+
+static uint64
+rc_u64(RecCursor *c)
+{
+	uint64		hi = rc_u32(c);
+
+	return (hi << 32) | rc_u32(c);
+}
+
+/* A u16-length-prefixed string, palloc'd and NUL-terminated. */
+static char *
+rc_str(RecCursor *c)
+{
+	uint16		n = rc_u16(c);
+	const uint8 *p = rc_take(c, n);
+
+	return pnstrdup((const char *) p, n);
+}
+
+/* ---- value encodings ---------------------------------------------------- */
+
+/* A built-in scalar whose binary send form holds no node-local OID. */
+static bool
+binary_safe_scalar(Oid typ)
+{
+	switch (typ)
+	{
+		case BOOLOID:
+		case CHAROID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case BYTEAOID:
+		case DATEOID:
+		case TIMEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+		case UUIDOID:
+		case JSONOID:
+		case JSONBOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Encoding of a column of type typ: binary for safe scalars (through a
+ * domain too) and arrays of safe scalars (array_send names the element
+ * type's OID, fixed for built-ins), text for everything else (enums,
+ * reg* types, composite or user types: their OIDs differ between nodes).
+ */
+static uint8
+encoding_of(Oid typ)
+{
+	Oid			base = getBaseType(typ);
+	Oid			elem;
+
+	if (binary_safe_scalar(base))
+		return ENC_BINARY;
+	elem = get_element_type(base);
+	if (OidIsValid(elem) && binary_safe_scalar(elem))
+		return ENC_BINARY;
+	return ENC_TEXT;
+}
+
+/* ---- taking ------------------------------------------------------------- */
+
+/* How one column of the table being dumped is written. */
+typedef struct DumpCol
+{
+	Oid			typ;
+	uint8		enc;
+	bool		is_bytea;		/* raw bytes, no send call */
+	FmgrInfo	fn;				/* send or output function */
+} DumpCol;
+
+/* The stream being written as chunk rows of snapshot idx. */
+typedef struct SnapWriter
+{
+	uint64		idx;
+	uint32		target;			/* max bytes of one chunk */
+	StringInfoData chunk;		/* the chunk being filled */
+	uint32		head_len;		/* chunk bytes that are only the repeated T */
+	uint64		off;			/* stream offset of `chunk` */
+	int32		nchunks;
+	uint64		nrows;
+	uint32		ntables;
+	StringInfoData thead;		/* T record of the table being dumped */
+} SnapWriter;
+
+/* Append one record to the chunk (the caller made sure it fits). */
+static void
+w_record(SnapWriter *w, char kind, const char *data, uint32 len)
+{
+	Assert(w->chunk.len + SNAP_REC_HDR + len <= w->target);
+	put_u8(&w->chunk, (uint8) kind);
+	put_u32(&w->chunk, len);
+	appendBinaryStringInfo(&w->chunk, data, len);
+}
+
+/*
+ * Store the chunk being filled as row (idx, off) and start the next one,
+ * which opens with the current table's T record when rows continue.
+ */
+static void
+w_flush(SnapWriter *w)
+{
+	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
+	Datum		args[3];
+	bytea	   *b;
+	int			ret;
+
+	if (w->chunk.len == 0 || (uint32) w->chunk.len == w->head_len)
+		return;
+	b = (bytea *) palloc(VARHDRSZ + w->chunk.len);
+	SET_VARSIZE(b, VARHDRSZ + w->chunk.len);
+	memcpy(VARDATA(b), w->chunk.data, w->chunk.len);
+	args[0] = Int64GetDatum((int64) w->idx);
+	args[1] = Int64GetDatum((int64) w->off);
+	args[2] = PointerGetDatum(b);
+	ret = SPI_execute_plan(kept_plan(&plan_put_chunk,
+									 "INSERT INTO mailcluster._raft_snap_chunk (staged, idx, off, data)"
+									 " VALUES (false, $1, $2, $3)", 3, types),
+						   args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "mailcluster: storing a snapshot chunk failed: %s", SPI_result_code_string(ret));
+	pfree(b);
+	w->off += w->chunk.len;
+	w->nchunks++;
+	resetStringInfo(&w->chunk);
+	w->head_len = 0;
+	if (w->thead.len > 0)
+	{
+		appendBinaryStringInfo(&w->chunk, w->thead.data, w->thead.len);
+		w->head_len = w->thead.len;
+	}
+}
+
+/* Append a record, first closing the chunk if it would not fit. */
+static void
+w_small_record(SnapWriter *w, char kind, const char *data, uint32 len)
+{
+	if (w->chunk.len + SNAP_REC_HDR + len > w->target)
+		w_flush(w);
+	w_record(w, kind, data, len);
+}
+
+/*
+ * Append one encoded row: as one R record when it fits a chunk, else as P
+ * pieces filling chunk after chunk and a final R.
+ */
+static void
+w_row(SnapWriter *w, const char *row, uint32 len)
+{
+	uint32		pos = 0;
+
+	if (w->chunk.len + SNAP_REC_HDR + len > w->target && (uint32) w->chunk.len > w->head_len)
+		w_flush(w);
+	for (;;)
+	{
+		uint32		space = w->target - w->chunk.len - SNAP_REC_HDR;
+
+		if (len - pos <= space)
+		{
+			w_record(w, 'R', row + pos, len - pos);
+			break;
+		}
+		w_record(w, 'P', row + pos, space);
+		pos += space;
+		w_flush(w);
+	}
+	w->nrows++;
+}
+
+/* The T record of a table whose rows the portal returns; sets up cols. */
+static void
+w_table_head(SnapWriter *w, const char *name, TupleDesc desc, DumpCol *cols)
+{
+	StringInfoData p;
+	int			i;
+
+	initStringInfo(&p);
+	put_u16(&p, (uint16) strlen(name));
+	appendStringInfoString(&p, name);
+	put_u16(&p, (uint16) desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		char	   *tname = format_type_with_typemod(a->atttypid, a->atttypmod);
+		DumpCol    *c = &cols[i];
+		Oid			fnoid;
+		bool		isvarlena;
+
+		c->typ = a->atttypid;
+		c->enc = encoding_of(a->atttypid);
+		c->is_bytea = getBaseType(a->atttypid) == BYTEAOID;
+		if (c->enc == ENC_BINARY)
+			getTypeBinaryOutputInfo(a->atttypid, &fnoid, &isvarlena);
+		else
+			getTypeOutputInfo(a->atttypid, &fnoid, &isvarlena);
+		fmgr_info(fnoid, &c->fn);
+		put_u16(&p, (uint16) strlen(NameStr(a->attname)));
+		appendStringInfoString(&p, NameStr(a->attname));
+		put_u16(&p, (uint16) strlen(tname));
+		appendStringInfoString(&p, tname);
+		put_u8(&p, c->enc);
+	}
+	if (SNAP_REC_HDR + p.len > w->target / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("mailcluster: the snapshot header of table \"%s\" is too long for a chunk", name),
+				 errdetail("%d bytes; a chunk holds %u.", p.len, w->target),
+				 errhint("Raise mailcluster.raft_batch_max.")));
+	/* the chunk must not end with a lone header: close it when it would */
+	if (w->chunk.len + 2 * SNAP_REC_HDR + p.len > w->target)
+		w_flush(w);
+	resetStringInfo(&w->thead);
+	put_u8(&w->thead, 'T');
+	put_u32(&w->thead, p.len);
+	appendBinaryStringInfo(&w->thead, p.data, p.len);
+	appendBinaryStringInfo(&w->chunk, w->thead.data, w->thead.len);
+	pfree(p.data);
+	w->ntables++;
+}
+
+/* Encode one row (in the current memory context) into out. */
+static void
+encode_row(HeapTuple tup, TupleDesc desc, DumpCol *cols, StringInfo out)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		bool		isnull;
+		Datum		v = heap_getattr(tup, i + 1, desc, &isnull);
+		DumpCol    *c = &cols[i];
+
+		if (isnull)
+		{
+			put_u32(out, (uint32) -1);
+			continue;
+		}
+		if (c->is_bytea)
+		{
+			bytea	   *b = DatumGetByteaPP(v);	/* detoasts a TOASTed value */
+
+			put_u32(out, VARSIZE_ANY_EXHDR(b));
+			appendBinaryStringInfo(out, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			if ((Pointer) b != DatumGetPointer(v))
+				pfree(b);
+		}
+		else if (c->enc == ENC_BINARY)
+		{
+			bytea	   *b = SendFunctionCall(&c->fn, v);
+
+			put_u32(out, VARSIZE(b) - VARHDRSZ);
+			appendBinaryStringInfo(out, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+			pfree(b);
+		}
+		else
+		{
+			char	   *s = OutputFunctionCall(&c->fn, v);
+			uint32		n = strlen(s);
+
+			put_u32(out, n);
+			appendBinaryStringInfo(out, s, n);
+			pfree(s);
+		}
+	}
+}
+
+/*
+ * Dump table `name` through a cursor opened under snap: rows are fetched
+ * SNAP_FETCH_ROWS at a time (TOASTed values stay pointers until encoded)
+ * and encoded one at a time in rowcxt.
+ */
+static void
+dump_table(SnapWriter *w, const char *name, Snapshot snap, MemoryContext rowcxt)
+{
+	char	   *sql = psprintf("SELECT * FROM mailcluster.%s", quote_identifier(name));
+	Portal		portal;
+	TupleDesc	desc;
+	DumpCol    *cols;
+	StringInfoData row;
+
+	PushActiveSnapshot(snap);
+	portal = SPI_cursor_open_with_args(NULL, sql, 0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
+	PopActiveSnapshot();
+	if (portal == NULL)
+		elog(ERROR, "mailcluster: opening a cursor on %s failed", name);
+	desc = portal->tupDesc;
+	cols = palloc0(sizeof(DumpCol) * Max(desc->natts, 1));
+	w_table_head(w, name, desc, cols);
+	initStringInfo(&row);
+	for (;;)
+	{
+		SPITupleTable *tt;
+		uint64		n,
+					i;
+
+		SPI_cursor_fetch(portal, true, SNAP_FETCH_ROWS);
+		/* keep both: storing a chunk (SPI) resets SPI_tuptable and SPI_processed */
+		tt = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+		{
+			SPI_freetuptable(tt);
+			break;
+		}
+		for (i = 0; i < n; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+
+			initStringInfo(&row);
+			encode_row(tt->vals[i], tt->tupdesc, cols, &row);
+			MemoryContextSwitchTo(old);
+			w_row(w, row.data, (uint32) row.len);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	/* no more rows follow: later chunks do not repeat this header */
+	if ((uint32) w->chunk.len == w->head_len)
+	{
+		w->chunk.len = 0;
+		w->chunk.data[0] = '\0';
+	}
+	w->head_len = 0;
+	resetStringInfo(&w->thead);
+	pfree(cols);
+	pfree(sql);
+}
+
+/*
+ * Delete the kept snapshots (chunks and headers) older than `below`; rows
+ * another transaction has locked (a take and an install racing) are
+ * skipped: that one deletes them, or the next snapshot does.
+ */
+static void
+drop_kept(Datum below)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {below};
+
+	if (SPI_execute_plan(kept_plan(&plan_drop_old_chunks,
+								   "DELETE FROM mailcluster._raft_snap_chunk WHERE ctid = ANY (ARRAY("
+								   "SELECT ctid FROM mailcluster._raft_snap_chunk"
+								   " WHERE NOT staged AND idx < $1 FOR UPDATE SKIP LOCKED))", 1, types),
+						 args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: dropping old snapshot chunks failed");
+	if (SPI_execute_plan(kept_plan(&plan_drop_old_heads,
+								   "DELETE FROM mailcluster._raft_snapshot WHERE ctid = ANY (ARRAY("
+								   "SELECT ctid FROM mailcluster._raft_snapshot"
+								   " WHERE idx < $1 FOR UPDATE SKIP LOCKED))", 1, types),
+						 args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: dropping old snapshots failed");
+}
+
+/* Record a complete kept snapshot: its index, size, chunks and rows. */
+static void
+put_head(uint64 idx, uint64 size, int32 chunks, uint64 rows, const char *made)
+{
+	Oid			types[5] = {INT8OID, INT8OID, INT4OID, INT8OID, TEXTOID};
+	Datum		args[5];
+
+	args[0] = Int64GetDatum((int64) idx);
+	args[1] = Int64GetDatum((int64) size);
+	args[2] = Int32GetDatum(chunks);
+	args[3] = Int64GetDatum((int64) rows);
+	args[4] = CStringGetTextDatum(made);
+	if (SPI_execute_plan(kept_plan(&plan_put_head,
+								   "INSERT INTO mailcluster._raft_snapshot (idx, size, chunks, nrows, made)"
+								   " VALUES ($1, $2, $3, $4, $5)"
+								   " ON CONFLICT (idx) DO UPDATE SET size = EXCLUDED.size,"
+								   " chunks = EXCLUDED.chunks, nrows = EXCLUDED.nrows, made = EXCLUDED.made",
+								   5, types),
+						 args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "mailcluster: storing the snapshot header failed");
+}
+
+/* Chunk size for a new snapshot: 256 KB, or raft_batch_max if less. */
+static uint32
+chunk_target(void)
+{
+	int			batch = mc_raft_setting_int("mailcluster.raft_batch_max", 10485760);
+
+	return (uint32) Max(SNAP_CHUNK_MIN, Min(batch, SNAP_CHUNK_MAX));
+}
 
 /* See snapshot_store.h. */
 uint64
 mc_snapshot_take(void)
 {
-	int			ret;
+	Snapshot	snap = RegisterSnapshot(GetActiveSnapshot());
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mailcluster snapshot take",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext rowcxt = AllocSetContextCreate(cxt, "mailcluster snapshot row",
+												 ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	SnapWriter	w;
 	bool		isnull;
+	int			ret;
+	uint64		n,
+				i;
+	char	  **tables;
+	StringInfoData rec;
 
-	ret = SPI_execute("INSERT INTO mailcluster._raft_snapshot AS s (one, idx, data)"
-					  " SELECT true, d.idx, d.data FROM mailcluster._raft_snapshot_dump() d"
-					  " ON CONFLICT (one) DO UPDATE SET idx = EXCLUDED.idx, data = EXCLUDED.data"
-					  " WHERE s.idx < EXCLUDED.idx RETURNING idx", false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "mailcluster: taking a snapshot failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed != 1)
+	/* the applied index and the tables, in the same snapshot as the rows */
+	ret = SPI_execute_snapshot(kept_plan(&plan_take_head,
+										 "SELECT a.applied_index, a.applied_index <="
+										 " coalesce((SELECT max(s.idx) FROM mailcluster._raft_snapshot s), -1)"
+										 " FROM mailcluster._raft_applied a", 0, NULL),
+							   NULL, NULL, snap, InvalidSnapshot, true, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mailcluster: reading applied_index for a snapshot failed");
+	memset(&w, 0, sizeof(w));
+	w.idx = (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+	{
+		/* a kept snapshot is as new: nothing to do */
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		UnregisterSnapshot(snap);
 		return 0;
-	return (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	ret = SPI_execute_snapshot(kept_plan(&plan_tables,
+										 "SELECT t::text FROM mailcluster._replicated_tables() t", 0, NULL),
+							   NULL, NULL, snap, InvalidSnapshot, true, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "mailcluster: listing the replicated tables failed");
+	n = SPI_processed;
+	tables = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		tables[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+	w.target = chunk_target();
+	initStringInfo(&w.chunk);
+	enlargeStringInfo(&w.chunk, w.target);
+	initStringInfo(&w.thead);
+	initStringInfo(&rec);
+	put_u32(&rec, SNAP_FORMAT);
+	put_u64(&rec, w.idx);
+	w_small_record(&w, 'S', rec.data, rec.len);
+	for (i = 0; i < n; i++)
+		dump_table(&w, tables[i], snap, rowcxt);
+	resetStringInfo(&rec);
+	put_u32(&rec, w.ntables);
+	put_u64(&rec, w.nrows);
+	w_small_record(&w, 'E', rec.data, rec.len);
+	w_flush(&w);
+
+	/*
+	 * Drop older kept snapshots (not a newer one an install committed
+	 * meanwhile; rows an install is dropping right now are left to it).
+	 */
+	drop_kept(Int64GetDatum((int64) w.idx));
+
+	put_head(w.idx, w.off, w.nchunks, w.nrows, "taken");
+	ereport(DEBUG1,
+			(errmsg("mailcluster: snapshot at index %llu taken: %llu bytes in %d chunks, %llu rows of %u tables",
+					(unsigned long long) w.idx, (unsigned long long) w.off, w.nchunks,
+					(unsigned long long) w.nrows, w.ntables)));
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	UnregisterSnapshot(snap);
+	return w.idx;
 }
+
+/* ---- serving ------------------------------------------------------------ */
 
 /* See snapshot_store.h. */
 bool
 mc_snapshot_read_chunk(uint64 index, uint64 offset, uint8 *buf, uint32 max,
 					   uint32 *len, bool *last)
 {
-	Oid			types[3] = {INT8OID, INT8OID, INT4OID};
-	Datum		args[3];
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
 	int			ret;
 	bool		isnull;
+	int64		off,
+				size;
 	bytea	   *chunk;
-	int64		total;
+	uint64		skip,
+				avail;
 
 	*len = 0;
 	*last = false;
 	args[0] = Int64GetDatum((int64) index);
 	args[1] = Int64GetDatum((int64) offset);
-	args[2] = Int32GetDatum((int32) max);
-	ret = SPI_execute_with_args("SELECT substring(data FROM ($2 + 1)::int FOR $3), length(data)"
-								" FROM mailcluster._raft_snapshot WHERE idx = $1",
-								3, types, args, NULL, true, 1);
+	/* the chunk holding offset: one backward step in the primary key */
+	ret = SPI_execute_plan(kept_plan(&plan_read,
+									 "SELECT c.off, c.data, s.size"
+									 " FROM mailcluster._raft_snap_chunk c"
+									 " JOIN mailcluster._raft_snapshot s ON s.idx = c.idx"
+									 " WHERE NOT c.staged AND c.idx = $1 AND c.off <= $2"
+									 " ORDER BY c.off DESC LIMIT 1", 2, types),
+						   args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		return false;
-	chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	total = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	*len = Min((uint32) VARSIZE_ANY_EXHDR(chunk), max);
-	memcpy(buf, VARDATA_ANY(chunk), *len);
-	*last = (int64) (offset + *len) >= total;
+	off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	size = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if ((int64) offset >= size)
+	{
+		*last = true;			/* nothing after the end */
+		SPI_freetuptable(SPI_tuptable);
+		return true;
+	}
+	chunk = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	skip = offset - (uint64) off;
+	avail = VARSIZE_ANY_EXHDR(chunk) > skip ? VARSIZE_ANY_EXHDR(chunk) - skip : 0;
+	if (avail == 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mailcluster: kept snapshot %llu has no chunk at offset %llu",
+						(unsigned long long) index, (unsigned long long) offset)));
+		SPI_freetuptable(SPI_tuptable);
+		return false;
+	}
+	/* normally the whole chunk; less when raft_batch_max shrank since */
+	*len = (uint32) Min(avail, (uint64) max);
+	memcpy(buf, VARDATA_ANY(chunk) + skip, *len);
+	*last = (int64) (offset + *len) >= size;
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
+
+/* ---- receiving ---------------------------------------------------------- */
 
 /* See snapshot_store.h. */
 void
 mc_snapshot_stage_chunk(const mc_raft_snap_chunk *c)
 {
-	Oid			types[2] = {INT8OID, BYTEAOID};
-	Datum		args[2];
+	Oid			types[3] = {INT8OID, INT8OID, BYTEAOID};
+	Datum		args[3];
 	bytea	   *b = palloc(VARHDRSZ + c->len);
 	int			ret;
 
 	if (c->offset == 0 &&
-		SPI_execute("DELETE FROM mailcluster._raft_snap_staging", false, 0) != SPI_OK_DELETE)
+		SPI_execute_plan(kept_plan(&plan_stage_clear,
+								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
 	SET_VARSIZE(b, VARHDRSZ + c->len);
 	if (c->len > 0)
 		memcpy(VARDATA(b), c->data, c->len);
-	args[0] = Int64GetDatum((int64) c->offset);
-	args[1] = PointerGetDatum(b);
-	ret = SPI_execute_with_args("INSERT INTO mailcluster._raft_snap_staging (off, data) VALUES ($1, $2)"
-								" ON CONFLICT (off) DO UPDATE SET data = EXCLUDED.data",
-								2, types, args, NULL, false, 0);
+	args[0] = Int64GetDatum((int64) c->meta.index);
+	args[1] = Int64GetDatum((int64) c->offset);
+	args[2] = PointerGetDatum(b);
+	ret = SPI_execute_plan(kept_plan(&plan_stage_put,
+									 "INSERT INTO mailcluster._raft_snap_chunk (staged, idx, off, data)"
+									 " VALUES (true, $1, $2, $3)"
+									 " ON CONFLICT (staged, idx, off) DO UPDATE SET data = EXCLUDED.data",
+									 3, types),
+						   args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "mailcluster: staging a snapshot chunk failed");
 	pfree(b);
+}
+
+/* ---- installing --------------------------------------------------------- */
+
+/* Reads the staged chunks of one snapshot in offset order, one at a time. */
+typedef struct SnapReader
+{
+	Portal		portal;
+	MemoryContext chunkcxt;		/* holds only the current chunk */
+	uint8	   *buf;			/* current chunk's bytes */
+	uint32		len;
+	uint32		pos;
+	uint64		next_off;		/* stream offset the next chunk must have */
+	int32		nchunks;
+	StringInfoData spill;		/* a record that spans chunks */
+} SnapReader;
+
+/* Load the next staged chunk; false at the end. */
+static bool
+r_next_chunk(SnapReader *r)
+{
+	SPITupleTable *tt;
+	bool		isnull;
+	int64		off;
+	bytea	   *b;
+	MemoryContext old;
+
+	MemoryContextReset(r->chunkcxt);
+	r->buf = NULL;
+	r->len = r->pos = 0;
+	SPI_cursor_fetch(r->portal, true, 1);
+	tt = SPI_tuptable;
+	if (SPI_processed == 0)
+	{
+		SPI_freetuptable(tt);
+		return false;
+	}
+	off = DatumGetInt64(SPI_getbinval(tt->vals[0], tt->tupdesc, 1, &isnull));
+	if ((uint64) off != r->next_off)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mailcluster: the staged snapshot has a gap"),
+				 errdetail("Expected a chunk at offset %llu, found one at %lld.",
+						   (unsigned long long) r->next_off, (long long) off)));
+	old = MemoryContextSwitchTo(r->chunkcxt);
+	b = DatumGetByteaPP(SPI_getbinval(tt->vals[0], tt->tupdesc, 2, &isnull));
+	r->len = VARSIZE_ANY_EXHDR(b);
+	/* a spare byte after the data: decoding terminates values in place */
+	r->buf = palloc(r->len + 1);
+	memcpy(r->buf, VARDATA_ANY(b), r->len);
+	r->buf[r->len] = 0;
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(tt);
+	r->next_off += r->len;
+	r->nchunks++;
+	return true;
+}
+
+/*
+ * The next n bytes of the stream: a pointer into the current chunk, or
+ * into spill when they cross into the next chunk(s); a writable byte
+ * follows them either way.  Valid until the next call.  NULL when the stream ends first (*partial: some bytes were read).
+ */
+static uint8 *
+r_bytes(SnapReader *r, uint32 n, bool *partial)
+{
+	uint8	   *p;
+
+	*partial = false;
+	if (r->len - r->pos >= n)
+	{
+		p = r->buf + r->pos;
+		r->pos += n;
+		return p;
+	}
+	resetStringInfo(&r->spill);
+	while ((uint32) r->spill.len < n)
+	{
+		uint32		take;
+
+		if (r->pos == r->len)
+		{
+			if (!r_next_chunk(r))
+			{
+				*partial = r->spill.len > 0;
+				return NULL;
+			}
+			continue;
+		}
+		take = Min(r->len - r->pos, n - (uint32) r->spill.len);
+		appendBinaryStringInfo(&r->spill, (char *) r->buf + r->pos, take);
+		r->pos += take;
+	}
+	return (uint8 *) r->spill.data;
+}
+
+/* The next record into *c; false at a clean end of the stream. */
+static bool
+r_record(SnapReader *r, RecCursor *c)
+{
+	bool		partial;
+	uint8	   *h = r_bytes(r, SNAP_REC_HDR, &partial);
+	uint32		len;
+
+	if (h == NULL)
+	{
+		if (partial)
+			corrupt("the stream ends inside a record header", 0);
+		return false;
+	}
+	c->kind = (char) h[0];
+	len = get_u32_at(h + 1);
+	if (len > SNAP_REC_LIMIT)
+		corrupt("a record is longer than any chunk", c->kind);
+	c->p = r_bytes(r, len, &partial);
+	if (c->p == NULL)
+	{
+		if (len == 0)
+			c->p = (uint8 *) "";
+		else
+			corrupt("the stream ends inside a record", c->kind);
+	}
+	c->len = len;
+	c->pos = 0;
+	return true;
+}
+
+/* One column of the snapshot's table, as loaded into our table. */
+typedef struct LoadCol
+{
+	char	   *name;
+	Oid			typ;
+	int32		typmod;
+	uint8		enc;
+	FmgrInfo	fn;				/* receive or input function */
+	Oid			ioparam;
+} LoadCol;
+
+/*
+ * A table of the snapshot: its columns and its two INSERT plans, for
+ * `batch` rows (one multi-row VALUES) and for one row.
+ */
+typedef struct LoadTable
+{
+	char	   *name;
+	int			ncols;
+	LoadCol    *cols;
+	int			batch;
+	SPIPlanPtr	plan_many;
+	SPIPlanPtr	plan_one;
+	uint64		rows;
+} LoadTable;
+
+/* The install in progress. */
+typedef struct SnapLoader
+{
+	List	   *local;			/* names of our replicated tables */
+	List	   *tables;			/* LoadTable * seen so far */
+	LoadTable  *cur;			/* table of the rows that follow */
+	MemoryContext batchcxt;		/* decoded rows of the pending batch */
+	Datum	   *values;			/* [row * ncols + col] */
+	char	   *nulls;			/* the same, ' ' or 'n' (SPI's convention) */
+	int			nbatch;
+	Size		batch_bytes;
+	StringInfoData bigrow;		/* P pieces of a row being reassembled */
+	uint64		rows;
+	bool		started;
+	bool		ended;
+} SnapLoader;
+
+/*
+ * Insert the pending batch of decoded rows of l->cur: one statement for a
+ * full batch, else one per row.
+ */
+static void
+l_flush(SnapLoader *l)
+{
+	LoadTable  *t = l->cur;
+	int			ret;
+	int			k;
+
+	if (l->nbatch == 0)
+		return;
+	if (l->nbatch == t->batch)
+	{
+		ret = SPI_execute_plan(t->plan_many, l->values, l->nulls, false, 0);
+		if (ret != SPI_OK_INSERT || SPI_processed != (uint64) l->nbatch)
+			elog(ERROR, "mailcluster: loading %d snapshot rows into %s failed: %s",
+				 l->nbatch, t->name, SPI_result_code_string(ret));
+	}
+	else
+		for (k = 0; k < l->nbatch; k++)
+		{
+			ret = SPI_execute_plan(t->plan_one, l->values + k * t->ncols,
+								   l->nulls + k * t->ncols, false, 0);
+			if (ret != SPI_OK_INSERT || SPI_processed != 1)
+				elog(ERROR, "mailcluster: loading a snapshot row into %s failed: %s",
+					 t->name, SPI_result_code_string(ret));
+		}
+	t->rows += l->nbatch;
+	l->nbatch = 0;
+	l->batch_bytes = 0;
+	MemoryContextReset(l->batchcxt);
+	l->values = NULL;
+	l->nulls = NULL;
+}
+
+/* Allocate the batch arrays of l->cur in batchcxt. */
+static void
+l_batch_arrays(SnapLoader *l)
+{
+	Size		n = (Size) l->cur->batch * l->cur->ncols;
+
+	l->values = MemoryContextAlloc(l->batchcxt, sizeof(Datum) * n);
+	l->nulls = MemoryContextAlloc(l->batchcxt, n);
+}
+
+/* Prepare INSERT INTO table (cols) VALUES (...) for `rows` rows. */
+static SPIPlanPtr
+l_prepare(LoadTable *t, Oid *types, int rows)
+{
+	StringInfoData sql;
+	SPIPlanPtr	plan;
+	Oid		   *argtypes = palloc(sizeof(Oid) * t->ncols * rows);
+	int			i,
+				k;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO mailcluster.%s (", quote_identifier(t->name));
+	for (i = 0; i < t->ncols; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(t->cols[i].name));
+	appendStringInfoString(&sql, ") VALUES ");
+	for (k = 0; k < rows; k++)
+	{
+		appendStringInfo(&sql, "%s(", k ? ", " : "");
+		for (i = 0; i < t->ncols; i++)
+		{
+			argtypes[k * t->ncols + i] = types[i];
+			appendStringInfo(&sql, "%s$%d", i ? ", " : "", k * t->ncols + i + 1);
+		}
+		appendStringInfoChar(&sql, ')');
+	}
+	plan = SPI_prepare(sql.data, t->ncols * rows, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "mailcluster: preparing the snapshot load of %s failed: %s",
+			 t->name, SPI_result_code_string(SPI_result));
+	pfree(sql.data);
+	pfree(argtypes);
+	return plan;
+}
+
+/* A T record: switch to that table (set it up the first time). */
+static void
+l_table(SnapLoader *l, RecCursor *c)
+{
+	char	   *name = rc_str(c);
+	LoadTable  *t = NULL;
+	ListCell   *lc;
+	int			ncols,
+				i;
+	Oid			nsp,
+				relid;
+	Oid		   *types;
+
+	foreach(lc, l->tables)
+	{
+		if (strcmp(((LoadTable *) lfirst(lc))->name, name) == 0)
+			t = lfirst(lc);
+	}
+	if (t != NULL && t == l->cur)
+		return;					/* the header repeated at a chunk start */
+	if (l->bigrow.len > 0)
+		corrupt("a row's pieces are interrupted by another table", c->kind);
+	l_flush(l);
+	if (t != NULL)
+	{
+		/* tables come one after the other: never back to an earlier one */
+		corrupt("a table appears twice", c->kind);
+	}
+	foreach(lc, l->local)
+	{
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			break;
+	}
+	if (lc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mailcluster: the snapshot holds table \"%s\", which is not a replicated table here", name),
+				 errhint("Every node must run the same version of the mailcluster extension.")));
+	nsp = get_namespace_oid("mailcluster", false);
+	relid = get_relname_relid(name, nsp);
+	t = palloc0(sizeof(LoadTable));
+	t->name = name;
+	ncols = rc_u16(c);
+	t->ncols = ncols;
+	t->cols = palloc0(sizeof(LoadCol) * Max(ncols, 1));
+	types = palloc(sizeof(Oid) * Max(ncols, 1));
+	for (i = 0; i < ncols; i++)
+	{
+		LoadCol    *col = &t->cols[i];
+		char	   *tname;
+		AttrNumber	att;
+		Oid			coll;
+		Oid			fnoid;
+
+		col->name = rc_str(c);
+		tname = rc_str(c);
+		col->enc = *rc_take(c, 1);
+		att = get_attnum(relid, col->name);
+		if (att == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("mailcluster: the snapshot has column \"%s\" of table \"%s\", which this node lacks",
+							col->name, name),
+					 errhint("Every node must run the same version of the mailcluster extension.")));
+		get_atttypetypmodcoll(relid, att, &col->typ, &col->typmod, &coll);
+		if (strcmp(tname, format_type_with_typemod(col->typ, col->typmod)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("mailcluster: column \"%s\" of table \"%s\" has another type in the snapshot",
+							col->name, name),
+					 errdetail("Snapshot: %s; here: %s.", tname,
+							   format_type_with_typemod(col->typ, col->typmod))));
+		if (col->enc == ENC_BINARY)
+			getTypeBinaryInputInfo(col->typ, &fnoid, &col->ioparam);
+		else if (col->enc == ENC_TEXT)
+			getTypeInputInfo(col->typ, &fnoid, &col->ioparam);
+		else
+			corrupt("unknown value encoding", c->kind);
+		fmgr_info(fnoid, &col->fn);
+		types[i] = col->typ;
+	}
+	if (c->pos != c->len)
+		corrupt("a table header is longer than its columns", c->kind);
+	if (ncols == 0)
+		corrupt("a table without columns", c->kind);
+	/* rows per statement: at most SNAP_BATCH_ROWS and 65,535 parameters */
+	t->batch = Max(1, Min(SNAP_BATCH_ROWS, PG_UINT16_MAX / ncols));
+	t->plan_many = l_prepare(t, types, t->batch);
+	t->plan_one = t->batch > 1 ? l_prepare(t, types, 1) : t->plan_many;
+	pfree(types);
+	l->tables = lappend(l->tables, t);
+	l->cur = t;
+	l_batch_arrays(l);
+}
+
+/* Decode the bytes of one row of l->cur into the batch. */
+static void
+l_row(SnapLoader *l, uint8 *p, uint32 len, char kind)
+{
+	LoadTable  *t = l->cur;
+	RecCursor	c = {p, len, 0, kind};
+	int			i;
+	Datum	   *values;
+	char	   *nulls;
+	MemoryContext old;
+
+	if (t == NULL)
+		corrupt("a row before any table", kind);
+	if (l->values == NULL)
+		l_batch_arrays(l);
+	values = l->values + l->nbatch * t->ncols;
+	nulls = l->nulls + l->nbatch * t->ncols;
+	old = MemoryContextSwitchTo(l->batchcxt);
+	for (i = 0; i < t->ncols; i++)
+	{
+		LoadCol    *col = &t->cols[i];
+		int32		n = (int32) rc_u32(&c);
+		uint8	   *v;
+		char		save;
+
+		if (n == -1)
+		{
+			values[i] = (Datum) 0;
+			nulls[i] = 'n';
+			continue;
+		}
+		if (n < 0)
+			corrupt("a negative value length", kind);
+		v = (uint8 *) rc_take(&c, (uint32) n);
+
+		/*
+		 * Receive functions want a terminated buffer (as record_recv gives
+		 * them): write a NUL after the value and put the byte back after.
+		 * Every payload has a writable byte after it (see r_next_chunk).
+		 */
+		save = (char) v[n];
+		v[n] = '\0';
+		if (col->enc == ENC_BINARY)
+		{
+			StringInfoData si;
+
+			si.data = (char *) v;
+			si.len = n;
+			si.maxlen = n + 1;
+			si.cursor = 0;
+			values[i] = ReceiveFunctionCall(&col->fn, &si, col->ioparam, col->typmod);
+			if (si.cursor != si.len)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("mailcluster: improper binary value in column \"%s\" of snapshot table \"%s\"",
+								col->name, t->name)));
+		}
+		else
+		{
+			char	   *s = pnstrdup((char *) v, n);
+
+			values[i] = InputFunctionCall(&col->fn, s, col->ioparam, col->typmod);
+		}
+		v[n] = save;
+		nulls[i] = ' ';
+	}
+	MemoryContextSwitchTo(old);
+	if (c.pos != c.len)
+		corrupt("a row is longer than its columns", kind);
+	l->nbatch++;
+	l->rows++;
+	l->batch_bytes += len;
+	if (l->nbatch >= t->batch || l->batch_bytes >= SNAP_BATCH_BYTES)
+		l_flush(l);
+}
+
+/* Apply one record of the stream. */
+static void
+l_record(SnapLoader *l, RecCursor *c, uint64 index)
+{
+	if (l->ended)
+		corrupt("records after the end record", c->kind);
+	if (!l->started && c->kind != 'S')
+		corrupt("the stream does not begin with a start record", c->kind);
+	switch (c->kind)
+	{
+		case 'S':
+			{
+				uint32		format;
+				uint64		idx;
+
+				if (l->started)
+					corrupt("a second start record", c->kind);
+				format = rc_u32(c);
+				idx = rc_u64(c);
+				if (format != SNAP_FORMAT)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("mailcluster: the snapshot has format %u, this node reads format %d",
+									format, SNAP_FORMAT),
+							 errhint("Every node must run the same version of the mailcluster extension.")));
+				if (idx != index)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("mailcluster: the staged snapshot is at index %llu, not %llu",
+									(unsigned long long) idx, (unsigned long long) index)));
+				l->started = true;
+				break;
+			}
+		case 'T':
+			l_table(l, c);
+			break;
+		case 'P':
+			if (l->cur == NULL)
+				corrupt("a row before any table", c->kind);
+			appendBinaryStringInfo(&l->bigrow, (char *) c->p, c->len);
+			break;
+		case 'R':
+			if (l->bigrow.len > 0)
+			{
+				appendBinaryStringInfo(&l->bigrow, (char *) c->p, c->len);
+				l_row(l, (uint8 *) l->bigrow.data, l->bigrow.len, c->kind);
+				/* give the big buffer back rather than keep it for the rest */
+				pfree(l->bigrow.data);
+				initStringInfo(&l->bigrow);
+				l_flush(l);
+			}
+			else
+				l_row(l, c->p, c->len, c->kind);
+			break;
+		case 'E':
+			{
+				uint32		ntables = rc_u32(c);
+				uint64		nrows = rc_u64(c);
+
+				if (l->bigrow.len > 0)
+					corrupt("the stream ends inside a row", c->kind);
+				l_flush(l);
+				if (nrows != l->rows || ntables != (uint32) list_length(l->tables))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("mailcluster: the staged snapshot is incomplete"),
+							 errdetail("It announces %llu rows of %u tables; %llu rows of %d tables were read.",
+									   (unsigned long long) nrows, ntables,
+									   (unsigned long long) l->rows, list_length(l->tables))));
+				l->ended = true;
+				break;
+			}
+		default:
+			corrupt("unknown record kind", c->kind);
+	}
 }
 
 /* See snapshot_store.h. */
 void
 mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		args[1];
+	Oid			types[4] = {INT8OID, INT8OID, INT4OID, INT8OID};
+	Datum		args[4];
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mailcluster snapshot install",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	SnapLoader	l;
+	SnapReader	r;
+	RecCursor	c;
+	int			nest;
 	int			ret;
+	uint64		i;
+	ListCell   *lc;
 
 	/* the apply worker's batches check applied_index before they commit */
-	if (SPI_execute("SELECT applied_index FROM mailcluster._raft_applied FOR UPDATE", false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&plan_lock_applied,
+								   "SELECT applied_index FROM mailcluster._raft_applied FOR UPDATE", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: locking applied_index failed");
-	args[0] = Int64GetDatum((int64) meta->index);
-	ret = SPI_execute_with_args("WITH s AS (SELECT string_agg(data, ''::bytea ORDER BY off) AS data"
-								"           FROM mailcluster._raft_snap_staging)"
-								" SELECT mailcluster._raft_snapshot_load(s.data, $1) FROM s",
-								1, types, args, NULL, false, 0);
+
+	/* the write guard and foreign keys (triggers) are off meanwhile */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+
+	memset(&l, 0, sizeof(l));
+	ret = SPI_execute_plan(kept_plan(&plan_tables,
+									 "SELECT t::text FROM mailcluster._replicated_tables() t", 0, NULL),
+						   NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "mailcluster: installing the snapshot failed");
-	ret = SPI_execute_with_args("INSERT INTO mailcluster._raft_snapshot (one, idx, data)"
-								" SELECT true, $1, string_agg(data, ''::bytea ORDER BY off)"
-								" FROM mailcluster._raft_snap_staging"
-								" ON CONFLICT (one) DO UPDATE SET idx = EXCLUDED.idx, data = EXCLUDED.data",
-								1, types, args, NULL, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "mailcluster: keeping the installed snapshot failed");
-	if (SPI_execute("DELETE FROM mailcluster._raft_snap_staging", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: listing the replicated tables failed");
+	for (i = 0; i < SPI_processed; i++)
+		l.local = lappend(l.local, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	SPI_freetuptable(SPI_tuptable);
+	/* DELETE, not TRUNCATE: readers of the old state keep their snapshot */
+	foreach(lc, l.local)
+	{
+		char	   *sql = psprintf("DELETE FROM mailcluster.%s", quote_identifier(lfirst(lc)));
+
+		if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "mailcluster: emptying %s for a snapshot failed", (char *) lfirst(lc));
+		pfree(sql);
+	}
+
+	l.batchcxt = AllocSetContextCreate(cxt, "mailcluster snapshot batch", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&l.bigrow);
+	memset(&r, 0, sizeof(r));
+	r.chunkcxt = AllocSetContextCreate(cxt, "mailcluster snapshot chunk", ALLOCSET_DEFAULT_SIZES);
+	initStringInfo(&r.spill);
+	args[0] = Int64GetDatum((int64) meta->index);
+	r.portal = SPI_cursor_open_with_args(NULL,
+										 "SELECT off, data FROM mailcluster._raft_snap_chunk"
+										 " WHERE staged AND idx = $1 ORDER BY off",
+										 1, types, args, NULL, false, CURSOR_OPT_NO_SCROLL);
+	if (r.portal == NULL)
+		elog(ERROR, "mailcluster: opening the staged snapshot failed");
+	while (r_record(&r, &c))
+	{
+		l_record(&l, &c, meta->index);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(r.portal);
+	if (!l.ended)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mailcluster: the staged snapshot %llu is incomplete",
+						(unsigned long long) meta->index),
+				 errdetail("%d chunks, %llu bytes, no end record.", r.nchunks,
+						   (unsigned long long) r.next_off)));
+
+	args[0] = Int64GetDatum((int64) meta->index);
+	if (SPI_execute_plan(kept_plan(&plan_set_applied,
+								   "UPDATE mailcluster._raft_applied SET applied_index = $1", 1, types),
+						 args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "mailcluster: setting applied_index failed");
+	AtEOXact_GUC(true, nest);
+
+	/*
+	 * Keep it for serving: drop the kept snapshots (rows a concurrent take
+	 * holds are left to it), then turn the staged rows into kept ones —
+	 * an UPDATE of the flag, the TOASTed chunk bytes stay where they are.
+	 */
+	drop_kept(Int64GetDatum(PG_INT64_MAX));
+	args[0] = Int64GetDatum((int64) meta->index);
+	if (SPI_execute_plan(kept_plan(&plan_keep_staged,
+								   "UPDATE mailcluster._raft_snap_chunk SET staged = false"
+								   " WHERE staged AND idx = $1", 1, types),
+						 args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != (uint64) r.nchunks)
+		elog(ERROR, "mailcluster: keeping the installed snapshot's chunks failed");
+	/* staged rows of any other transfer */
+	if (SPI_execute_plan(kept_plan(&plan_stage_clear,
+								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
+	put_head(meta->index, r.next_off, r.nchunks, l.rows, "installed");
+	foreach(lc, l.tables)
+	{
+		LoadTable  *t = lfirst(lc);
+
+		if (t->plan_one != t->plan_many)
+			SPI_freeplan(t->plan_one);
+		SPI_freeplan(t->plan_many);
+	}
+	ereport(DEBUG1,
+			(errmsg("mailcluster: snapshot at index %llu installed: %llu bytes in %d chunks, %llu rows",
+					(unsigned long long) meta->index, (unsigned long long) r.next_off, r.nchunks,
+					(unsigned long long) l.rows)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
