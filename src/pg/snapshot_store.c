@@ -102,12 +102,14 @@ kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 
 /* ---- big-endian integers ------------------------------------------------ */
 
+/* Append v as one byte. */
 static void
 put_u8(StringInfo s, uint8 v)
 {
 	appendStringInfoCharMacro(s, (char) v);
 }
 
+/* Append v as 2 bytes, big-endian. */
 static void
 put_u16(StringInfo s, uint16 v)
 {
@@ -116,6 +118,7 @@ put_u16(StringInfo s, uint16 v)
 	appendBinaryStringInfo(s, (char *) b, 2);
 }
 
+/* Append v as 4 bytes, big-endian. */
 static void
 put_u32(StringInfo s, uint32 v)
 {
@@ -124,6 +127,7 @@ put_u32(StringInfo s, uint32 v)
 	appendBinaryStringInfo(s, (char *) b, 4);
 }
 
+/* Append v as 8 bytes, big-endian. */
 static void
 put_u64(StringInfo s, uint64 v)
 {
@@ -131,6 +135,7 @@ put_u64(StringInfo s, uint64 v)
 	put_u32(s, (uint32) v);
 }
 
+/* The big-endian u32 at p (4 readable bytes). */
 static uint32
 get_u32_at(const uint8 *p)
 {
@@ -156,6 +161,7 @@ corrupt(const char *what, char kind)
 			 errdetail("In a record of kind '%c'.", kind ? kind : '?')));
 }
 
+/* The next n bytes of the payload; ERROR when fewer are left. */
 static const uint8 *
 rc_take(RecCursor *c, uint32 n)
 {
@@ -168,6 +174,7 @@ rc_take(RecCursor *c, uint32 n)
 	return p;
 }
 
+/* The next big-endian u16 of the payload. */
 static uint16
 rc_u16(RecCursor *c)
 {
@@ -176,12 +183,14 @@ rc_u16(RecCursor *c)
 	return (uint16) ((p[0] << 8) | p[1]);
 }
 
+/* The next big-endian u32 of the payload. */
 static uint32
 rc_u32(RecCursor *c)
 {
 	return get_u32_at(rc_take(c, 4));
 }
 
+/* The next big-endian u64 of the payload. */
 static uint64
 rc_u64(RecCursor *c)
 {
