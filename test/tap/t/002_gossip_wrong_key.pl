@@ -2,65 +2,39 @@
 # wrong key never appears in anyone's members view and its packets are
 # counted as rejected (gossip_packets_dropped_auth_failed_total); then a
 # key rotation done in the documented three steps (add, use, remove) with
-# reloads never splits the cluster.  Gossip UDP ports 21201-21203.
+# reloads never splits the cluster.  Gossip UDP ports 21020-21022, Raft
+# RPC TCP 21520-21522, both + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node wait_for metric);
 
 my $key = 'tap-secret-0123456789abcdef';
 my $new_key = 'tap-rotated-secret-fedcba9876543210';
-my @gport = (21201, 21202, 21203);
+my @gport = ports(21020, 3);
 
-sub make_node
+# Node $i+1 holding key $k: gossip on $gport[$i], seeded with node 1.
+sub node
 {
 	my ($i, $k) = @_;
-	my $id = $i + 1;
-	my $node = PostgreSQL::Test::Cluster->new("node$id");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $gport[$i]
-mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
-mailcluster.key = '$k'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0]'
-mailcluster.heartbeat = 200
-});
-	return $node;
+	return make_node(name => 'node' . ($i + 1), id => $i + 1, gossip => $gport[$i],
+		key => $k, seeds => [ $gport[0] ]);
 }
 
-sub wait_for
-{
-	my ($node, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		return 1 if $node->safe_psql('postgres', $sql) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
-
-sub metric
-{
-	my ($node, $name) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT value::bigint FROM mailcluster.metrics WHERE name = '$name'");
-}
-
-my @good = (make_node(0, $key), make_node(1, $key));
-my $bad = make_node(2, 'a-completely-different-secret-xyz');
+my @good = (node(0, $key), node(1, $key));
+my $bad = node(2, 'a-completely-different-secret-xyz');
 $_->start for @good, $bad;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @good, $bad;
 
-ok(wait_for($good[0], "SELECT count(*) = 2 FROM mailcluster.members WHERE state = 'alive'", 30),
+ok(defined wait_for($good[0], "SELECT count(*) = 2 FROM mailcluster.members WHERE state = 'alive'", 30, strict => 1),
 	'the two nodes with the right key see each other');
-ok(wait_for($good[0],
-		"SELECT value > 0 FROM mailcluster.metrics WHERE name = 'gossip_packets_dropped_auth_failed_total'", 30),
+ok(defined wait_for($good[0],
+		"SELECT value > 0 FROM mailcluster.metrics WHERE name = 'gossip_packets_dropped_auth_failed_total'", 30, strict => 1),
 	"node 1 counts the wrong-key node's packets as failing authentication");
 
 # give the intruder plenty of heartbeats to try
@@ -92,8 +66,8 @@ for my $step (@steps)
 		my $before = metric($n, 'gossip_key_reloads_total');
 		$n->safe_psql('postgres', "ALTER SYSTEM SET mailcluster.key = '$value'");
 		$n->safe_psql('postgres', 'SELECT pg_reload_conf()');
-		ok(wait_for($n,
-				"SELECT value > $before FROM mailcluster.metrics WHERE name = 'gossip_key_reloads_total'", 30),
+		ok(defined wait_for($n,
+				"SELECT value > $before FROM mailcluster.metrics WHERE name = 'gossip_key_reloads_total'", 30, strict => 1),
 			$n->name . " reloaded its keys: $what");
 	}
 	# a few heartbeats under the new keys

@@ -1,13 +1,19 @@
 # 005_settings_refused.pl — bad settings stop the server at start with a
 # message naming the setting (SPEC §2 "a node never starts half-configured"),
 # key_file is checked like ssl_key_file, and the library refuses to work
-# unless preloaded.  Gossip UDP ports 21501-21502.
+# unless preloaded.  Gossip UDP ports 21050-21051, Raft RPC TCP 21550, all
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IO::Socket::INET;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports rpc_port);
+
+my @gport = ports(21050, 2);    # the second one for the taken-port case
 
 my $node = PostgreSQL::Test::Cluster->new('bad');
 $node->init;
@@ -31,8 +37,8 @@ sub try_start
 my $cluster = qq{
 mailcluster.node_id = 1
 mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = 21501
-mailcluster.rpc_port = 21601
+mailcluster.bind_port = $gport[0]
+mailcluster.rpc_port = @{[ rpc_port($gport[0]) ]}
 mailcluster.key = 'tap-secret-0123456789abcdef'
 };
 
@@ -61,7 +67,9 @@ for my $c (@cases)
 	like($log, $re, "log names the setting: $what");
 }
 # the two-dot SPEC role settings can be given on the command line (the
-# configuration-file parser of PostgreSQL 15 cannot read them)
+# configuration-file parser of PostgreSQL 15 cannot read them).
+# Preload only, start with server option $opt (pg_ctl -o); returns (started?,
+# log text).  A started server is left running.
 sub start_with_option
 {
 	my ($opt) = @_;
@@ -112,13 +120,13 @@ ok($ok, 'key_file alone (no bind_addr) starts standalone');
 ok($ok, 'a good clustered configuration starts');
 
 # the gossip port is taken by someone else: refuse to start
-my $squatter = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => 21502)
+my $squatter = IO::Socket::INET->new(Proto => 'udp', LocalAddr => '127.0.0.1', LocalPort => $gport[1])
   or die "cannot bind test socket: $!";
-($ok, $klog) = try_start($cluster =~ s/21501/21502/r);
+($ok, $klog) = try_start($cluster =~ s/bind_port = $gport[0]/bind_port = $gport[1]/r);
 ok(!$ok, 'refused to start when the gossip port is taken');
-like($klog, qr/could not bind the gossip UDP socket to 127\.0\.0\.1 port 21502/, 'log names the address and port');
+like($klog, qr/could not bind the gossip UDP socket to 127\.0\.0\.1 port $gport[1]/, 'log names the address and port');
 close($squatter);
-($ok, $klog) = try_start($cluster =~ s/21501/21502/r);
+($ok, $klog) = try_start($cluster =~ s/bind_port = $gport[0]/bind_port = $gport[1]/r);
 ok($ok, 'starts once the port is free');
 
 # not preloaded: CREATE EXTENSION fails with a hint
