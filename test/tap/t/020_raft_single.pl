@@ -4,13 +4,17 @@
 # appends them durably, the apply worker applies them through _apply; a
 # retried request_id is applied once and returns the first result (R31);
 # term, log and applied state survive kill -9 (R32); read_barrier,
-# wait_for_index and state_checksum behave as SPEC §3 says.
+# wait_for_index and state_checksum behave as SPEC §3 says.  No gossip or
+# RPC port (standalone).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(wait_for wait_pid_gone);
 
 my $node = PostgreSQL::Test::Cluster->new('single');
 $node->init;
@@ -21,33 +25,7 @@ mailcluster.raft_commit_timeout = 5000
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
 
-# Wait until $sql returns 't'; the seconds it took, or undef after $limit s.
-sub wait_for
-{
-	my ($sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my $r = $node->safe_psql('postgres', $sql);
-		return time - $t0 if $r eq 't';
-		usleep(100_000);
-	}
-	return undef;
-}
-
-# Wait until a killed postmaster's pid is really gone.
-sub wait_pid_gone
-{
-	my ($pid) = @_;
-	for (1 .. 600)
-	{
-		return 1 unless kill(0, $pid);
-		usleep(100_000);
-	}
-	return 0;
-}
-
-ok(defined wait_for("SELECT role = 'leader' FROM mailcluster.raft_status", 30),
+ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30, strict => 1),
 	'standalone node becomes its own leader');
 is($node->safe_psql('postgres',
 		"SELECT string_agg(backend_type, ',' ORDER BY backend_type) FROM pg_stat_activity"
@@ -163,7 +141,7 @@ my $pid = $node->{_pid};
 $node->kill9;
 ok(wait_pid_gone($pid), 'postmaster killed');
 $node->start;
-ok(defined wait_for("SELECT role = 'leader' FROM mailcluster.raft_status", 30),
+ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30, strict => 1),
 	'leader again after the crash');
 ok($node->safe_psql('postgres', 'SELECT term FROM mailcluster.raft_status') >= $term,
 	'the term did not go back');

@@ -4,113 +4,33 @@
 # applied on all three with equal state_checksum(); kill -9 of the leader
 # elects a new one (R2, R8: 3 nodes with 1 down still elect), writes
 # succeed again, and the old leader restarts and catches up (R10/R11).
-# Gossip UDP ports 23001-23003, Raft RPC TCP ports 23101-23103.
+# Gossip UDP ports 21210-21212, Raft RPC TCP ports 21710-21712, both
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node wait_for wait_pid_gone agreed_leader converged);
 
 my $key = 'tap-raft-secret-0123456789abcdef';
-my @gport = (23001, 23002, 23003);
+my @gport = ports(21210, 3);
 
-# Node $i+1: gossip on $gport[$i], RPC on $gport[$i] + 100, seeded with node 1.
-sub make_node
+# Node $i+1: gossip on $gport[$i], seeded with nodes 1 and 2.
+sub node
 {
 	my ($i) = @_;
-	my $id = $i + 1;
-	my $node = PostgreSQL::Test::Cluster->new("raft$id");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $gport[$i]
-mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => 'raft' . ($i + 1), id => $i + 1, gossip => $gport[$i], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 5000
 });
-	return $node;
 }
 
-# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
-sub wait_for
-{
-	my ($node, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my ($rc, $r) = $node->psql('postgres', $sql);
-		return time - $t0 if $rc == 0 && $r eq 't';
-		usleep(100_000);
-	}
-	return undef;
-}
-
-# Wait until a killed postmaster's pid is really gone.
-sub wait_pid_gone
-{
-	my ($pid) = @_;
-	for (1 .. 600)
-	{
-		return 1 unless kill(0, $pid);
-		usleep(100_000);
-	}
-	return 0;
-}
-
-# The leader id every live node agrees on, or undef within $limit seconds.
-sub agreed_leader
-{
-	my ($nodes, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my %seen;
-		for my $n (@$nodes)
-		{
-			my ($rc, $r) = $n->psql('postgres',
-				"SELECT coalesce(leader_id, 0) FROM mailcluster.raft_status");
-			$seen{$rc == 0 ? $r : 'err'}++;
-		}
-		my @ids = keys %seen;
-		return $ids[0] if @ids == 1 && $ids[0] =~ /^\d+$/ && $ids[0] > 0;
-		usleep(100_000);
-	}
-	return undef;
-}
-
-# All nodes applied at least as far as the furthest, and their checksums agree.
-sub converged
-{
-	my ($nodes, $limit) = @_;
-	my $target = 0;
-	for my $n (@$nodes)
-	{
-		my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
-		$target = $a if $a > $target;
-	}
-	for my $n (@$nodes)
-	{
-		return 0 unless $n->safe_psql('postgres',
-			"SELECT mailcluster.wait_for_index($target, @{[ $limit * 1000 ]})") eq 't';
-	}
-	my %sums;
-	for my $n (@$nodes)
-	{
-		# compare at the same index: wait until no more entries are arriving
-		$sums{ $n->safe_psql('postgres',
-				'SELECT applied_index || \' \' || checksum FROM mailcluster.state_checksum()') }++;
-	}
-	return (keys %sums == 1) ? (keys %sums)[0] : 0;
-}
-
-my @nodes = map { make_node($_) } 0 .. 2;
+my @nodes = map { node($_) } 0 .. 2;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 

@@ -6,52 +6,31 @@
 # leader's SQL host and port; after fault_clear all three converge with
 # equal state_checksum() (R10, pre-vote keeps the returning node from
 # deposing the leader, R21).  Finally a clean shutdown of the leader hands
-# leadership over.  Gossip UDP ports 23021-23023, RPC 23121-23123.
+# leadership over.  Gossip UDP ports 21230-21232, RPC 21730-21732, both
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node wait_for checksums);
 
 my $key = 'tap-raft-secret-0123456789abcdef';
-my $base = 23021;
+my @gport = ports(21230, 3);
 
-# Node $id: gossip on $base+$id-1, RPC 100 above.
-sub make_node
+# Node $id: gossip on $gport[$id-1], seeded with nodes 1 and 2, fault
+# injection on.
+sub node
 {
 	my ($id) = @_;
-	my $node = PostgreSQL::Test::Cluster->new("part$id");
-	my $g = $base + $id - 1;
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $g
-mailcluster.rpc_port = @{[ $g + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => "part$id", id => $id, gossip => $gport[ $id - 1 ], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_commit_timeout = 2000
 mailcluster.enable_fault_injection = on
 });
-	return $node;
-}
-
-# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
-sub wait_for
-{
-	my ($node, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my ($rc, $r) = $node->psql('postgres', $sql);
-		return time - $t0 if $rc == 0 && $r eq 't';
-		usleep(100_000);
-	}
-	return undef;
 }
 
 # Run a write on $node; returns the SQLSTATE of its error, or 'ok'.
@@ -66,7 +45,7 @@ sub write_state
 	return "?? $err";
 }
 
-my @nodes = map { make_node($_) } 1 .. 3;
+my @nodes = map { node($_) } 1 .. 3;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 60),
@@ -119,18 +98,7 @@ ok(defined wait_for($L, "SELECT count(*) = 1 FROM mailcluster.accounts WHERE nam
 	'the old leader catches up after the partition heals');
 is($M[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status'), $nl,
 	'the returning node did not depose the new leader (pre-vote)');
-my $target = 0;
-for my $n (@nodes)
-{
-	my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
-	$target = $a if $a > $target;
-}
-my %sums;
-for my $n (@nodes)
-{
-	$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 20000)");
-	$sums{ $n->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
-}
+my %sums = checksums(\@nodes, 20);
 is(scalar(keys %sums), 1, 'equal state_checksum after healing: ' . join(' | ', keys %sums));
 my %cut = map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'cut-leader'") => 1 } @nodes;
 is(scalar(keys %cut), 1, 'all nodes agree on the fate of the MC001 write');

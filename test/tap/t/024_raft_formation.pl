@@ -2,38 +2,30 @@
 # same instant always form exactly ONE cluster (one cluster id, the three
 # nodes as its voters, one agreed leader), twenty times over
 # (MC_FORMATION_ROUNDS overrides the count).  Between rounds the Raft state
-# is wiped with the library not loaded.  Gossip UDP 23031-23033, RPC 23131-23133.
+# is wiped with the library not loaded.  Gossip UDP 21240-21242, RPC
+# 21740-21742, both + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node);
 
 my $rounds = $ENV{MC_FORMATION_ROUNDS} // 20;
 my $key = 'tap-raft-secret-0123456789abcdef';
-my $base = 23031;
+my @gport = ports(21240, 3);
 
-# Node $id: gossip on $base+$id-1, RPC 100 above.
-sub make_node
+# Node $id: gossip on $gport[$id-1], seeded with all three.
+sub node
 {
 	my ($id) = @_;
-	my $node = PostgreSQL::Test::Cluster->new("form$id");
-	my $g = $base + $id - 1;
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $g
-mailcluster.rpc_port = @{[ $g + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]},127.0.0.1:@{[ $base + 2 ]}'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 500
+	return make_node(name => "form$id", id => $id, gossip => $gport[ $id - 1 ], key => $key,
+		seeds => [@gport], conf => q{mailcluster.raft_election_timeout = 500
 mailcluster.raft_heartbeat_interval = 50
 });
-	return $node;
 }
 
 # Start every node without waiting, then wait until each accepts connections.
@@ -91,7 +83,7 @@ sub one_cluster
 	return undef;
 }
 
-my @nodes = map { make_node($_) } 1 .. 3;
+my @nodes = map { node($_) } 1 .. 3;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 my %clusters;

@@ -1,7 +1,8 @@
 # 025_raft_crash.pl — kill -9 of ALL three nodes at a random moment while
 # writes are running, then restart: every acknowledged write is there, on
 # every node (R32: log and hard state are durable before acks and votes
-# leave the node; SPEC §6).  Three rounds.  Gossip 23041-23043, RPC 23141-23143.
+# leave the node; SPEC §6).  Three rounds.  Gossip 21250-21252, RPC
+# 21750-21752, both + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -9,48 +10,26 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 use POSIX ();
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node wait_for wait_pid_gone checksums);
 
 my $key = 'tap-raft-secret-0123456789abcdef';
-my $base = 23041;
+my @gport = ports(21250, 3);
 
-# Node $id: gossip on $base+$id-1, RPC 100 above.
-sub make_node
+# Node $id: gossip on $gport[$id-1], seeded with nodes 1 and 2, no restart
+# after a crash.
+sub node
 {
 	my ($id) = @_;
-	my $node = PostgreSQL::Test::Cluster->new("crash$id");
-	my $g = $base + $id - 1;
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $g
-mailcluster.rpc_port = @{[ $g + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => "crash$id", id => $id, gossip => $gport[ $id - 1 ], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_commit_timeout = 3000
 restart_after_crash = off
 });
-	return $node;
 }
 
-# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
-sub wait_for
-{
-	my ($node, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my ($rc, $r) = $node->psql('postgres', $sql);
-		return time - $t0 if $rc == 0 && $r eq 't';
-		usleep(100_000);
-	}
-	return undef;
-}
-
-my @nodes = map { make_node($_) } 1 .. 3;
+my @nodes = map { node($_) } 1 .. 3;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL AND array_length(voters, 1) = 3 FROM mailcluster.raft_status", 60),
@@ -91,10 +70,7 @@ for my $round (1 .. 3)
 		}
 	}
 	waitpid($child, 0);
-	for my $pid (@pids)
-	{
-		for (1 .. 600) { last unless kill(0, $pid); usleep(100_000); }
-	}
+	wait_pid_gone($_) for @pids;
 	ok($n_ok > 0, "round $round: $n_ok writes acknowledged before the kill at ${\ sprintf('%.2f', $delay)} s");
 	$_->{_pid} = undef for @nodes;    # as kill9 leaves it
 	$_->start for @nodes;
@@ -110,18 +86,7 @@ for my $node (@nodes)
 	ok(defined wait_for($node, "SELECT count(DISTINCT name) = $n FROM mailcluster.accounts WHERE name IN ($list)", 60),
 		$node->name . " has all $n acknowledged writes");
 }
-my $target = 0;
-for my $node (@nodes)
-{
-	my $a = $node->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
-	$target = $a if $a > $target;
-}
-my %sums;
-for my $node (@nodes)
-{
-	$node->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 20000)");
-	$sums{ $node->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
-}
+my %sums = checksums(\@nodes, 20);
 is(scalar(keys %sums), 1, 'equal state_checksum after the crashes: ' . join(' | ', keys %sums));
 
 $_->stop for @nodes;

@@ -4,79 +4,48 @@
 # catches up through a snapshot streamed in chunks, then through the log;
 # all three end with equal state_checksum(), also after a restart of the
 # node that installed the snapshot.  snapshot() forces one.
-# Gossip UDP 23051-23053, RPC 23151-23153.
+# Gossip UDP 21260-21262, RPC 21760-21762, both + MC_TAP_PORT_SHIFT
+# (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use MCTest qw(ports make_node wait_for checksums);
 
 my $key = 'tap-raft-secret-0123456789abcdef';
-my $base = 23051;
+my @gport = ports(21260, 3);
 
-# Node $id: gossip on $base+$id-1, RPC 100 above.
-sub make_node
+# Node $id: gossip on $gport[$id-1], seeded with nodes 1 and 2, a snapshot
+# every 100 entries.
+sub node
 {
 	my ($id) = @_;
-	my $node = PostgreSQL::Test::Cluster->new("snap$id");
-	my $g = $base + $id - 1;
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $g
-mailcluster.rpc_port = @{[ $g + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => "snap$id", id => $id, gossip => $gport[ $id - 1 ], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_commit_timeout = 5000
 mailcluster.snapshot_after_entries = 100
 mailcluster.snapshot_after_duration = 0
 mailcluster.raft_batch_max = 65536
 });
-	return $node;
 }
 
-# Wait until $sql returns 't' on $node; seconds taken, or undef after $limit s.
-sub wait_for
-{
-	my ($node, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my ($rc, $r) = $node->psql('postgres', $sql);
-		return time - $t0 if $rc == 0 && $r eq 't';
-		usleep(200_000);
-	}
-	return undef;
-}
-
-# Equal checksums at one index on all nodes?
+# The distinct "applied_index checksum" values of @nodes once all applied
+# what the furthest one has (30 s each), joined by ' | ' (no '|': equal).
 sub converged
 {
 	my @nodes = @_;
-	my $target = 0;
-	for my $n (@nodes)
-	{
-		my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
-		$target = $a if $a > $target;
-	}
-	my %sums;
-	for my $n (@nodes)
-	{
-		$n->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 30000)");
-		$sums{ $n->safe_psql('postgres', "SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()") }++;
-	}
+	my %sums = checksums(\@nodes, 30);
 	return join(' | ', keys %sums);
 }
 
-my @nodes = map { make_node($_) } 1 .. 3;
+my @nodes = map { node($_) } 1 .. 3;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
-ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL AND array_length(voters, 1) = 3 FROM mailcluster.raft_status", 60),
+ok(defined wait_for($nodes[0], "SELECT leader_id IS NOT NULL AND array_length(voters, 1) = 3 FROM mailcluster.raft_status", 60, interval => 0.2),
 	'cluster formed');
 my $lid = $nodes[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status');
 my $L = $nodes[ $lid - 1 ];
@@ -92,16 +61,16 @@ my $t0 = time;
 $L->safe_psql('postgres',
 	q{SELECT count(mailcluster._raft_submit(jsonb_build_object('op','account_create','name','w-' || i), 'w-' || i)) FROM generate_series(1, 1000) i});
 diag(sprintf('1000 writes with one follower down: %.1f s', time - $t0));
-ok(defined wait_for($L, 'SELECT snapshot_index >= 900 FROM mailcluster.raft_status', 30),
+ok(defined wait_for($L, 'SELECT snapshot_index >= 900 FROM mailcluster.raft_status', 30, interval => 0.2),
 	'the leader compacted its log: snapshot_index ' . $L->safe_psql('postgres', 'SELECT snapshot_index FROM mailcluster.raft_status'));
 ok($L->safe_psql('postgres', 'SELECT min(idx) > 100 FROM mailcluster._raft_log') eq 't',
 	'compacted entries are gone from _raft_log');
-ok(defined wait_for($up, 'SELECT snapshot_index >= 900 FROM mailcluster.raft_status', 30),
+ok(defined wait_for($up, 'SELECT snapshot_index >= 900 FROM mailcluster.raft_status', 30, interval => 0.2),
 	'the live follower compacts too');
 
 # the node that was away catches up through a snapshot
 $down->start;
-ok(defined wait_for($down, "SELECT count(*) = 1010 FROM mailcluster.accounts WHERE name LIKE 'w-%' OR name LIKE 'pre-%'", 90),
+ok(defined wait_for($down, "SELECT count(*) = 1010 FROM mailcluster.accounts WHERE name LIKE 'w-%' OR name LIKE 'pre-%'", 90, interval => 0.2),
 	'the returning node has all 1,010 writes');
 ok($down->safe_psql('postgres',
 		"SELECT value FROM mailcluster._raft_metrics() WHERE name = 'raft_snapshots_installed_total'") >= 1,
@@ -125,7 +94,7 @@ ok($s >= $applied, "snapshot() returned $s >= applied $applied");
 # a restart after install loads the snapshot meta and the log after it
 $down->stop('fast');
 $down->start;
-ok(defined wait_for($down, "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 30),
+ok(defined wait_for($down, "SELECT leader_id IS NOT NULL FROM mailcluster.raft_status", 30, interval => 0.2),
 	'the node restarts after installing a snapshot');
 $sum = converged(@nodes);
 unlike($sum, qr/\|/, "equal state_checksum after its restart: $sum");
