@@ -7,7 +7,8 @@
 # made since the state it was given; a write whose first try went to a
 # leader cut off from the others (outcome unknown) and is retried through
 # another node is applied exactly once.
-# Gossip UDP ports 24001-24003, Raft RPC TCP ports 24101-24103.
+# Gossip UDP ports 21300-21302, Raft RPC TCP ports 21800-21802, both
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -16,35 +17,24 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for agreed_leader checksums jmap jget eml);
+use MCTest qw(ports make_node wait_for agreed_leader checksums jmap jget eml);
 
 my $key = 'tap-jmap-secret-0123456789abcdef';
-my @gport = (24001, 24002, 24003);
+my @gport = ports(21300, 3);
 
-sub make_node
+# Node $i+1: gossip on $gport[$i], seeded with nodes 1 and 2.
+sub node
 {
 	my ($i) = @_;
-	my $id = $i + 1;
-	my $node = PostgreSQL::Test::Cluster->new("jmap$id");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $gport[$i]
-mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => 'jmap' . ($i + 1), id => $i + 1, gossip => $gport[$i], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 10000
 mailcluster.enable_fault_injection = on
 });
-	return $node;
 }
 
-my @nodes = map { make_node($_) } 0 .. 2;
+my @nodes = map { node($_) } 0 .. 2;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 

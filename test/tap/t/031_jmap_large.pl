@@ -4,7 +4,8 @@
 # raft_batch_max and one RPC frame), forwarded to the leader, then the
 # deliver entry joins them on every node.  raft_commit_timeout is raised
 # to 120 s for the slow, loaded test machines.
-# Gossip UDP ports 24011-24013, Raft RPC TCP ports 24111-24113.
+# Gossip UDP ports 21310-21312, Raft RPC TCP ports 21810-21812, both
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -13,34 +14,23 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for agreed_leader checksums jmap jget eml);
+use MCTest qw(ports make_node wait_for agreed_leader checksums jmap jget eml);
 
 my $key = 'tap-jmap-big-secret-0123456789abcdef';
-my @gport = (24011, 24012, 24013);
+my @gport = ports(21310, 3);
 
-sub make_node
+# Node $i+1: gossip on $gport[$i], seeded with nodes 1 and 2.
+sub node
 {
 	my ($i) = @_;
-	my $id = $i + 1;
-	my $node = PostgreSQL::Test::Cluster->new("big$id");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $gport[$i]
-mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => 'big' . ($i + 1), id => $i + 1, gossip => $gport[$i], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 120000
 });
-	return $node;
 }
 
-my @nodes = map { make_node($_) } 0 .. 2;
+my @nodes = map { node($_) } 0 .. 2;
 $_->start for @nodes;
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 

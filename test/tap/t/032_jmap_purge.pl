@@ -8,7 +8,8 @@
 # The worker's period and purge_run's retention come from the postmaster's
 # environment (tests only): a round every 2 s, keep 10 log entries of
 # /changes history, a 2 s grace for uploads.
-# Gossip UDP ports 25301-25303, Raft RPC TCP ports 25401-25403.
+# Gossip UDP ports 21320-21322, Raft RPC TCP ports 21820-21822, both
+# + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -17,96 +18,40 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(agreed_leader jmap jget eml);
+use MCTest qw(ports make_node agreed_leader jmap jget eml wait_all checksums);
 
 my $key = 'tap-purge-secret-0123456789abcdef';
-my @gport = (25301, 25302, 25303);
+my @gport = ports(21320, 3);
 my $keep = 10;
 
 $ENV{MAILCLUSTER_MAINTENANCE_INTERVAL} = '2';
 $ENV{MAILCLUSTER_PURGE_KEEP_ENTRIES} = "$keep";
 $ENV{MAILCLUSTER_PURGE_BLOB_GRACE} = '2';
 
-sub make_node
+# Node $i+1: gossip on $gport[$i], seeded with nodes 1 and 2.
+sub node
 {
 	my ($i) = @_;
-	my $id = $i + 1;
-	my $node = PostgreSQL::Test::Cluster->new("purge$id");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.node_id = $id
-mailcluster.bind_addr = '127.0.0.1'
-mailcluster.bind_port = $gport[$i]
-mailcluster.rpc_port = @{[ $gport[$i] + 100 ]}
-mailcluster.key = '$key'
-mailcluster.seed_nodes = '127.0.0.1:$gport[0],127.0.0.1:$gport[1]'
-mailcluster.heartbeat = 200
-mailcluster.raft_election_timeout = 1000
+	return make_node(name => 'purge' . ($i + 1), id => $i + 1, gossip => $gport[$i], key => $key,
+		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 10000
 mailcluster.roles = 'purge.accounts = 2; purge.stores = 3'
 });
-	return $node;
 }
 
-# Wait until $sql returns 't' on every node; true if it did within $limit s.
-sub wait_all
-{
-	my ($nodes, $sql, $limit) = @_;
-	my $t0 = time;
-	while (time - $t0 < $limit)
-	{
-		my $ok = 1;
-		for my $n (@$nodes)
-		{
-			my ($rc, $r) = $n->psql('postgres', $sql);
-			$ok = 0 unless $rc == 0 && $r eq 't';
-		}
-		return 1 if $ok;
-		usleep(200_000);
-	}
-	return 0;
-}
-
-# "applied_index checksum" of every node, retried until all are equal
-# (purge entries may still be arriving); the distinct values seen last.
-sub checksums
-{
-	my ($nodes, $limit) = @_;
-	my $t0 = time;
-	my %sums;
-	while (1)
-	{
-		my $target = 0;
-		for my $n (@$nodes)
-		{
-			my $a = $n->safe_psql('postgres', 'SELECT applied_index FROM mailcluster.raft_status');
-			$target = $a if $a > $target;
-		}
-		$_->safe_psql('postgres', "SELECT mailcluster.wait_for_index($target, 10000)") for @$nodes;
-		%sums = ();
-		$sums{ $_->safe_psql('postgres',
-				q{SELECT applied_index || ' ' || checksum FROM mailcluster.state_checksum()}) }++
-		  for @$nodes;
-		last if keys %sums == 1 || time - $t0 > $limit;
-		usleep(300_000);
-	}
-	return %sums;
-}
-
-my @nodes = map { make_node($_) } 0 .. 2;
+my @nodes = map { node($_) } 0 .. 2;
 $_->start for @nodes;
 
 # the worker is there before the extension is, and waits for it
-ok(wait_all(\@nodes, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 30),
+ok(wait_all(\@nodes, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 30, interval => 0.2),
 	'a "mailcluster maintenance" worker runs on every node');
 $_->safe_psql('postgres', 'CREATE EXTENSION mailcluster') for @nodes;
 
 my $leader = agreed_leader(\@nodes, 90);
 ok(defined $leader, 'the three nodes agree on a leader: ' . ($leader // 'none'));
 ok(wait_all(\@nodes, q{SELECT bool_and(CASE role WHEN 'purge.accounts' THEN holder = 2 WHEN 'purge.stores' THEN holder = 3 ELSE true END)
-                         FROM mailcluster.roles}, 60),
+                         FROM mailcluster.roles}, 60, interval => 0.2),
 	'every node sees node 2 holding purge.accounts and node 3 purge.stores');
 my ($N1, $N2, $N3) = @nodes;
 
@@ -132,11 +77,11 @@ my $s2 = jget($N1, jmap($N1, qq([["Email/get", {"accountId": "$acct", "ids": []}
 cmp_ok($s2, '>', $s1 + $keep + 2, "Email state after @{[ $keep + 6 ]} more writes: $s2");
 
 # ---- purge of changes ------------------------------------------------------
-ok(wait_all(\@nodes, qq{SELECT purged_before > $s1 + 1 FROM mailcluster.accounts WHERE id = '$acct'}, 60),
+ok(wait_all(\@nodes, qq{SELECT purged_before > $s1 + 1 FROM mailcluster.accounts WHERE id = '$acct'}, 60, interval => 0.2),
 	"every node moved the /changes horizon of $acct past $s1");
-ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx <= $s1}, 30),
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx <= $s1}, 30, interval => 0.2),
 	"every node dropped the Email change rows up to $s1");
-ok(wait_all(\@nodes, qq{SELECT count(*) > 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx = $s2}, 5),
+ok(wait_all(\@nodes, qq{SELECT count(*) > 0 FROM mailcluster.changes WHERE account_id = '$acct' AND type = 'Email' AND idx = $s2}, 5, interval => 0.2),
 	'the newest Email change row stays');
 for my $n (@nodes)
 {
@@ -155,17 +100,17 @@ my $blob2 = jget($N1, $up, '{blobId}');
 like($blob2, qr/^B/, "an upload nothing references: $blob2");
 is($N1->safe_psql('postgres', "SELECT count(*) FROM mailcluster.blobs WHERE id = '$blob2'"), '1',
 	'the uploaded blob is stored');
-ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.blobs WHERE id = '$blob2'}, 60),
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.blobs WHERE id = '$blob2'}, 60, interval => 0.2),
 	'the unreferenced blob disappears on every node');
-ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.account_blobs WHERE blob_id = '$blob2'}, 5),
+ok(wait_all(\@nodes, qq{SELECT count(*) = 0 FROM mailcluster.account_blobs WHERE blob_id = '$blob2'}, 5, interval => 0.2),
 	'and its upload grant too');
-ok(wait_all(\@nodes, qq{SELECT count(*) = 1 FROM mailcluster.blobs WHERE id = '$blob1'}, 5),
+ok(wait_all(\@nodes, qq{SELECT count(*) = 1 FROM mailcluster.blobs WHERE id = '$blob1'}, 5, interval => 0.2),
 	'the blob of a delivered email stays');
 is($N2->safe_psql('postgres', "SELECT length(mailcluster.blob_download('$acct', '$blob1')) > 0"), 't',
 	'and can still be downloaded');
 
 # ---- equal state, and who proposed ---------------------------------------
-my %sums = checksums(\@nodes, 30);
+my %sums = checksums(\@nodes, 10, retry => 30);
 is(scalar(keys %sums), 1, 'equal state_checksum on all three nodes: ' . join(' | ', keys %sums));
 
 for my $n (@nodes)
@@ -181,7 +126,7 @@ for my $n (@nodes)
 # the worker survives SIGHUP
 $N2->reload;
 usleep(500_000);
-ok(wait_all([$N2], q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 10),
+ok(wait_all([$N2], q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 10, interval => 0.2),
 	'the maintenance worker is still there after a reload');
 
 $_->stop for @nodes;
