@@ -16,7 +16,10 @@
 # of them), PROVE_TESTS (a subset of TAP scripts, e.g. test/tap/t/001_x.pl),
 # PROVE_FLAGS (e.g. -v), MC_KEEP=1 keeps the scratch directory, PG_CONFIG
 # (default pg_config: the PostgreSQL installation whose servers the suites
-# start and whose mailcluster.so they test).
+# start and whose mailcluster.so they test), MC_TAP_PORT_SHIFT (default 0:
+# added to every gossip/Raft port of the TAP tests, whose base ports lie in
+# 21000-21999, so runs whose shifts differ by 1000 or more, e.g. 0 and 1000,
+# can run at the same time on one machine; see test/tap/MCTest.pm).
 set -uo pipefail
 
 src=$(cd "${1:-$(dirname "$0")/..}" && pwd)
