@@ -180,8 +180,10 @@ END $$;
 
 -- op record_response {response}: stores a whole jmap() response under the
 -- request's request_id (done by _apply), so a retry returns it verbatim.
+-- (PL/pgSQL, not SQL: a SQL function called through fmgr is parsed and
+-- planned again in every transaction, a PL/pgSQL one once per process.)
 CREATE FUNCTION mailcluster._op_record_response(idx bigint, cmd jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$ SELECT cmd->'response' $$;
+LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN cmd->'response'; END $$;
 
 INSERT INTO mailcluster._ops VALUES
     ('account_create',  'mailcluster._op_account_create'),
