@@ -126,6 +126,9 @@ struct mc_raft
 
 	/* the batch handed out, until advance */
 	bool		in_ready;
+	bool		bcast_pending;	/* leader: send appends at the next ready
+								 * (new entries and/or a new commit index),
+								 * one message per follower for all of them */
 	uint64_t	ready_stable;
 	uint64_t	ready_applied;
 };
@@ -181,6 +184,7 @@ void		mc_raft_progress_reset_all(mc_raft *r);
 void		mc_raft_progress_sync_conf(mc_raft *r);
 bool		mc_raft_send_append(mc_raft *r, mc_raft_progress *pr, bool if_empty);
 void		mc_raft_bcast_append(mc_raft *r);
+void		mc_raft_bcast_fill(mc_raft *r);
 void		mc_raft_bcast_heartbeat(mc_raft *r, uint64_t ctx);
 bool		mc_raft_maybe_commit(mc_raft *r);
 void		mc_raft_handle_append_resp(mc_raft *r, const mc_raft_msg *m);

@@ -29,6 +29,8 @@ mc_raft_has_ready(const mc_raft *r)
 
 	if (r->in_ready)
 		return false;
+	if (r->bcast_pending && r->role == MC_RAFT_LEADER)
+		return true;
 	hard_state(r, &hs);
 	return r->out_msgs.n || r->out_reads.n || r->out_snapreq.n || r->out_chunks.n ||
 		r->install_pending || r->truncate_from || r->hs_sync ||
@@ -46,6 +48,12 @@ mc_raft_ready(mc_raft *r, mc_raft_batch *rd)
 	memset(rd, 0, sizeof(*rd));
 	if (r->in_ready)
 		return;
+	if (r->bcast_pending)
+	{
+		r->bcast_pending = false;
+		if (r->role == MC_RAFT_LEADER)
+			mc_raft_bcast_fill(r);
+	}
 	hard_state(r, &rd->hs);
 	if (r->hs_sync || !hs_equal(&rd->hs, &r->prev_hs))
 	{

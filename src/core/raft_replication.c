@@ -188,6 +188,26 @@ mc_raft_bcast_append(mc_raft *r)
 		mc_raft_send_append(r, &r->prs[i], true);
 }
 
+/*
+ * The deferred broadcast (r->bcast_pending, run by mc_raft_ready): every
+ * follower gets the commit index and, pipelined up to its in-flight
+ * window, all the entries it lacks — proposals taken together share
+ * messages instead of one message each.
+ */
+void
+mc_raft_bcast_fill(mc_raft *r)
+{
+	for (int i = 0; i < r->n_prs; i++)
+	{
+		mc_raft_progress *pr = &r->prs[i];
+
+		if (!mc_raft_send_append(r, pr, true))
+			continue;
+		while (pr->state == MC_RAFT_REPLICATE && mc_raft_send_append(r, pr, false))
+			;
+	}
+}
+
 /* Heartbeats: commit (bounded by what each follower is known to hold) and
  * the read round ctx. */
 void
@@ -289,7 +309,7 @@ mc_raft_after_commit(mc_raft *r)
 		mc_raft_become_follower(r, r->term, MC_RAFT_NONE);
 		return;
 	}
-	mc_raft_bcast_append(r);
+	r->bcast_pending = true;	/* sent at the next ready, with new entries */
 }
 
 /* Leader: was a rejection stale?  If not, pick the next index to probe using
@@ -458,7 +478,8 @@ mc_raft_leader_append(mc_raft *r, uint8_t type, uint64_t client_id,
 			return MC_RAFT_OK;
 		}
 	}
-	mc_raft_bcast_append(r);
+	/* sent at the next ready: proposals taken together share one message */
+	r->bcast_pending = true;
 	return MC_RAFT_OK;
 }
 

@@ -409,6 +409,45 @@ small_window(mc_raft_config *cfg)
 	cfg->max_batch_bytes = 8;
 }
 
+/*
+ * Proposals taken together share messages: the leader sends at its next
+ * ready, one append per follower carrying all of them and the commit
+ * index; and a commit that moves while entries are proposed goes out in
+ * the same message as those entries.
+ */
+static void
+test_proposals_batched(void)
+{
+	tc_cluster	c;
+	size_t		appends[4] = {0};
+	size_t		entries[4] = {0};
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_flush(&c);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(tc_propose(&c, 1, (uint64_t) (20 + i), NULL), MC_RAFT_OK);
+	tc_settle(&c);
+	for (size_t k = 0; k < c.nq; k++)
+		if (c.q[k].type == MC_RAFT_MSG_APPEND_REQ)
+		{
+			mc_raft_msg m;
+
+			peek(&c, k, &m);
+			appends[c.q[k].to]++;
+			entries[c.q[k].to] += m.n_entries;
+			mc_raft_msg_free_decoded(&m);
+		}
+	CHECK_EQ_INT(appends[2], 1);
+	CHECK_EQ_INT(appends[3], 1);
+	CHECK_EQ_INT(entries[2], 5);
+	CHECK_EQ_INT(entries[3], 5);
+	tc_flush(&c);
+	CHECK(tc_applied_agree(&c));
+	CHECK_EQ_INT(tc_status(&c, 2).commit, tc_log_last(&c, 1));
+	tc_free(&c);
+}
+
 /* R17: at the in-flight limit sending stops until acks arrive; a heartbeat
  * response resumes a paused follower.  Also: batches hold at most
  * max_batch_bytes of payload. */
@@ -655,6 +694,7 @@ main(void)
 	RUN(test_forwarding);
 	RUN(test_forward_stale_leader);
 	RUN(test_flow_control);
+	RUN(test_proposals_batched);
 	RUN(test_batching);
 	RUN(test_uncommitted_bound);
 	RUN(test_reordered_acks);
