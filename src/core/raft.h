@@ -294,6 +294,7 @@ typedef struct mc_raft_read_state
 /*
  * Everything the host must do, valid until mc_raft_advance().  The host does
  * it in THIS order:
+ *   0. if send_first: send `msgs` now, before 1-4 (see below), and skip 5;
  *   1. snap_chunks: write received snapshot chunks to the staging area;
  *   2. install (if non-NULL): atomically replace its state machine with the
  *      staged snapshot, persist install->{index,term,conf} as its snapshot
@@ -308,9 +309,26 @@ typedef struct mc_raft_read_state
  *   9. call mc_raft_advance(node, ready);
  *  10. then answer each copied snap_request by calling
  *      mc_raft_snapshot_chunk() (not allowed between ready and advance).
+ *
+ * send_first (Raft thesis 10.2.1: the leader writes its log in parallel with
+ * replicating it) is set only when no message of the batch depends on what
+ * the batch persists: the node is leader at ready time, the batch changes
+ * neither term nor vote (they equal the hard state of the previous batch,
+ * hence are durable), truncates nothing, installs no snapshot, stages no
+ * chunk, and every message is an append, a heartbeat, a snapshot chunk, a
+ * TimeoutNow, a ReadIndex answer, a pre-vote answer, or a REFUSED vote,
+ * append or snapshot answer (never a vote grant, a vote request or an
+ * acknowledgement).  The host may then send (and flush) `msgs` first and
+ * persist 1-4 afterwards, in parallel with the followers' writes; steps 6-10
+ * still wait for 1-4, and the leader still counts its own entries toward the
+ * commit only after mc_raft_advance().  A crash between the send and the
+ * persist loses the batch's entries from the leader's disk only: they were
+ * never counted as the leader's copy, so nothing committed depends on them.
+ * Hosts may ignore the flag (the plain order is always correct).
  */
 typedef struct mc_raft_batch
 {
+	bool		send_first;		/* msgs may leave before 1-4 (see above) */
 	bool		has_hard_state;
 	bool		must_sync;
 	mc_raft_hard_state hs;

@@ -40,6 +40,55 @@ mc_raft_has_ready(const mc_raft *r)
 		r->role != r->prev_soft.role || r->leader != r->prev_soft.leader;
 }
 
+/*
+ * May this batch's messages leave before the batch is persisted (raft.h,
+ * send_first)?  Only a leader's, only when term and vote are those already
+ * handed out (and so durable), with nothing truncated, installed or staged,
+ * and only if every message is one whose truth does not rest on this batch
+ * being durable: appends and heartbeats (the leader counts itself only
+ * after advance, log.stable), snapshot chunks (the host's stored snapshot),
+ * TimeoutNow (the target holds the leader's whole log), ReadIndex answers
+ * (the commit index), pre-vote answers (binding nothing), and refusals
+ * (they promise nothing).  A vote grant, a vote request, or an append or
+ * snapshot acknowledgement keeps the batch in the plain order, whatever the
+ * role (none of them can come from a leader with an unchanged term today;
+ * the check keeps it so should that change).
+ */
+static bool
+send_first_ok(const mc_raft *r, const mc_raft_batch *rd)
+{
+	if (r->role != MC_RAFT_LEADER)
+		return false;
+	if (rd->hs.term != r->prev_hs.term || rd->hs.vote != r->prev_hs.vote)
+		return false;
+	if (rd->truncate_from != 0 || rd->install != NULL || rd->n_snap_chunks > 0)
+		return false;
+	for (size_t i = 0; i < rd->n_msgs; i++)
+	{
+		const mc_raft_msg *m = &rd->msgs[i];
+
+		switch (m->type)
+		{
+			case MC_RAFT_MSG_APPEND_REQ:
+			case MC_RAFT_MSG_HEARTBEAT_REQ:
+			case MC_RAFT_MSG_SNAPSHOT_REQ:
+			case MC_RAFT_MSG_TIMEOUT_NOW:
+			case MC_RAFT_MSG_READINDEX_RESP:
+			case MC_RAFT_MSG_PREVOTE_RESP:
+				break;
+			case MC_RAFT_MSG_VOTE_RESP:
+			case MC_RAFT_MSG_APPEND_RESP:
+			case MC_RAFT_MSG_SNAPSHOT_RESP:
+				if (!m->reject)
+					return false;
+				break;
+			default:
+				return false;
+		}
+	}
+	return true;
+}
+
 void
 mc_raft_ready(mc_raft *r, mc_raft_batch *rd)
 {
@@ -85,6 +134,7 @@ mc_raft_ready(mc_raft *r, mc_raft_batch *rd)
 	rd->soft.role = r->role;
 	rd->soft.leader = r->leader;
 	rd->soft_changed = r->role != r->prev_soft.role || r->leader != r->prev_soft.leader;
+	rd->send_first = send_first_ok(r, rd);
 
 	r->in_ready = true;
 	r->ready_stable = last;

@@ -563,6 +563,7 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 		? (uint32_t) rsim_rng_range(&w->rng, 16, 64)
 		: (uint32_t) rsim_rng_range(&w->rng, 100, 2000);
 	w->leader_crash_permille = (unsigned) rsim_rng_range(&w->rng, 0, 300);
+	w->send_first_crash_permille = (unsigned) rsim_rng_range(&w->rng, 0, 30);
 	w->base_cfg.max_inflight = (int) rsim_rng_range(&w->rng, 1, 8);
 	w->base_cfg.max_uncommitted_bytes = rsim_rng_chance(&w->rng, 300) ? 4096 : 0;
 	/*

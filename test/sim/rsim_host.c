@@ -584,6 +584,51 @@ serve_snap_request(rsim_world *w, int id, const mc_raft_snap_request *sr)
 						id, off, len, (unsigned long long) sr->meta.index, sr->to);
 }
 
+/* Step 5 (or 0, send_first): every message of the batch leaves, each one
+ * checked against what the disk holds at this moment (R32). */
+static void
+send_batch_msgs(rsim_world *w, int id, const mc_raft_batch *rd)
+{
+	size_t		k;
+
+	for (k = 0; k < rd->n_msgs; k++)
+	{
+		check_outgoing(w, id, &rd->msgs[k]);
+		send_msg(w, id, &rd->msgs[k]);
+	}
+}
+
+/*
+ * The core says this batch's messages may leave before it is persisted
+ * (raft.h, send_first).  Check the promise the flag makes about durable
+ * state: the node leads, its term and vote are already on disk, and the
+ * batch truncates, installs and stages nothing.  (The messages themselves
+ * go through check_outgoing as they leave, against the disk of the moment:
+ * a vote grant or an append ack sent ahead of its persist fails R32 there.)
+ */
+static void
+check_send_first(rsim_world *w, int id, const mc_raft_batch *rd)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+
+	if (!w->rule_checks)
+		return;
+	if (rd->soft.role != MC_RAFT_LEADER)
+		rsim_check_fail(w->check, w->now, "send_first: node %d's batch is flagged but the node is %s",
+						id, mc_raft_role_name(rd->soft.role));
+	if (rd->truncate_from != 0 || rd->install != NULL || rd->n_snap_chunks > 0)
+		rsim_check_fail(w->check, w->now, "send_first: node %d's flagged batch truncates, installs or stages",
+						id);
+	if (rd->has_hard_state &&
+		(!d->has_hs || d->hs.term != rd->hs.term || d->hs.vote != rd->hs.vote))
+		rsim_check_fail(w->check, w->now,
+						"send_first: node %d's flagged batch carries term %llu vote %u but its disk holds term %llu vote %u",
+						id, (unsigned long long) rd->hs.term, rd->hs.vote,
+						(unsigned long long) (d->has_hs ? d->hs.term : 0),
+						d->has_hs ? d->hs.vote : 0);
+}
+
 /*
  * Steps 1-9 of raft.h's ready contract for the node's pending batch; the
  * mirror already reflects it.
@@ -688,12 +733,9 @@ complete_batch(rsim_world *w, int id)
 								(unsigned long long) rsim_log_last(&d->log));
 		}
 	}
-	/* 5. messages */
-	for (k = 0; k < rd->n_msgs; k++)
-	{
-		check_outgoing(w, id, &rd->msgs[k]);
-		send_msg(w, id, &rd->msgs[k]);
-	}
+	/* 5. messages (already sent at ready time when send_first) */
+	if (!rd->send_first)
+		send_batch_msgs(w, id, rd);
 	/* 6. apply */
 	for (k = 0; k < rd->n_committed; k++)
 		apply_committed(w, id, &rd->committed[k]);
@@ -760,6 +802,28 @@ rsim_host_pump(rsim_world *w, int id)
 			}
 			n->busy = true;
 			log_apply_batch(w, id, &n->mem, &n->rd, true, "memory");
+			if (n->rd.send_first && n->rd.n_msgs > 0)
+			{
+				/*
+				 * Step 0: the leader replicates while it persists (thesis
+				 * 10.2.1).  Its messages leave now; the persist follows
+				 * (at once, or when the slow disk completes).  Sometimes
+				 * the node dies in between: the batch's entries are lost
+				 * from its disk while the followers may already have them.
+				 */
+				rsim_trace(w, 1, "node %d sends %zu messages before persisting %zu entries",
+						   id, n->rd.n_msgs, n->rd.n_entries);
+				check_send_first(w, id, &n->rd);
+				send_batch_msgs(w, id, &n->rd);
+				if (n->rd.n_entries > 0 && w->storm && !w->healed &&
+					rsim_rng_chance(&w->rng, w->send_first_crash_permille))
+				{
+					rsim_trace(w, 1, "node %d: will crash before its batch is persisted", id);
+					n->crash_at = w->now;	/* crashes before disk_done runs */
+					n->busy_until = w->now + 1;
+					break;
+				}
+			}
 			if (n->disk_delay_max > 0 && batch_needs_disk(&n->rd))
 			{
 				n->busy_until = w->now + rsim_rng_range(&w->rng, 1, n->disk_delay_max);

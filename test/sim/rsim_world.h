@@ -123,6 +123,9 @@ typedef struct rsim_world
 	bool		rule_checks;	/* R4, R12, R32 checks on (else only the
 								 * end-to-end properties are checked) */
 	unsigned	leader_crash_permille;	/* new leaders crash soon after */
+	unsigned	send_first_crash_permille;	/* a leader dies between sending
+											 * a send_first batch and
+											 * persisting it (storms) */
 	/* statistics for the summary */
 	uint64_t	n_commits_seen;
 	uint64_t	n_crashes;
