@@ -317,8 +317,8 @@ typedef struct mc_raft_read_state
  * hence are durable), truncates nothing, installs no snapshot, stages no
  * chunk, and every message is an append, a heartbeat, a snapshot chunk, a
  * TimeoutNow, a ReadIndex answer, a pre-vote answer, or a REFUSED vote,
- * append or snapshot answer (never a vote grant, a vote request or an
- * acknowledgement).  The host may then send (and flush) `msgs` first and
+ * append or snapshot answer (never a vote grant, a vote request or any
+ * other append or snapshot answer).  The host may then send (and flush) `msgs` first and
  * persist 1-4 afterwards, in parallel with the followers' writes; steps 6-10
  * still wait for 1-4, and the leader still counts its own entries toward the
  * commit only after mc_raft_advance().  A crash between the send and the

@@ -50,9 +50,11 @@ mc_raft_has_ready(const mc_raft *r)
  * TimeoutNow (the target holds the leader's whole log), ReadIndex answers
  * (the commit index), pre-vote answers (binding nothing), and refusals
  * (they promise nothing).  A vote grant, a vote request, or an append or
- * snapshot acknowledgement keeps the batch in the plain order, whatever the
- * role (none of them can come from a leader with an unchanged term today;
- * the check keeps it so should that change).
+ * snapshot answer that is not a refusal keeps the batch in the plain order:
+ * a leader with an unchanged term sends none that promises anything, but
+ * its answer to a deposed leader's append (our term, index 0) is such a
+ * non-refusal; keeping the plain order for it costs nothing and keeps the
+ * rule simple.
  */
 static bool
 send_first_ok(const mc_raft *r, const mc_raft_batch *rd)

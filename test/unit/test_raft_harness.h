@@ -55,7 +55,21 @@ typedef struct tc_node
 	int			snap_requests_seen;
 	bool		answer_snap_requests;
 	uint8_t		last_role;
+	/* the last TC_NOTES batches carried out (ring), for send_first tests */
+	struct tc_note
+	{
+		bool		send_first;
+		uint8_t		role;
+		bool		term_or_vote_changed;
+		bool		truncates;
+		size_t		n_entries;
+		uint32_t	msg_types;	/* bit 1 << type of every message */
+		bool		grant_or_ack;	/* a vote grant or an accepted append/snapshot */
+	}			notes[64];
+	uint64_t	n_notes;
 } tc_node;
+
+#define TC_NOTES 64
 
 typedef struct tc_wire
 {
@@ -76,6 +90,8 @@ typedef struct tc_cluster
 	size_t		capq;
 	bool		hold;			/* queue messages instead of auto-delivering */
 	uint64_t	sent[16];		/* per message type */
+	uint64_t	send_first_batches;	/* batches flagged send_first */
+	uint64_t	plain_batches;	/* the others */
 } tc_cluster;
 
 static uint64_t
@@ -256,6 +272,49 @@ tc_ready_one(tc_cluster *c, uint32_t id)
 	if (!nd->up || !mc_raft_has_ready(nd->r))
 		return false;
 	mc_raft_ready(nd->r, &rd);
+	{
+		struct tc_note *nt = &nd->notes[nd->n_notes++ % TC_NOTES];
+
+		memset(nt, 0, sizeof(*nt));
+		nt->send_first = rd.send_first;
+		nt->role = rd.soft.role;
+		nt->term_or_vote_changed = rd.has_hard_state &&
+			(rd.hs.term != nd->hs.term || rd.hs.vote != nd->hs.vote);
+		nt->truncates = rd.truncate_from != 0;
+		nt->n_entries = rd.n_entries;
+		for (size_t i = 0; i < rd.n_msgs; i++)
+		{
+			nt->msg_types |= 1u << rd.msgs[i].type;
+			if (!rd.msgs[i].reject &&
+				(rd.msgs[i].type == MC_RAFT_MSG_VOTE_RESP ||
+				 rd.msgs[i].type == MC_RAFT_MSG_APPEND_RESP ||
+				 rd.msgs[i].type == MC_RAFT_MSG_SNAPSHOT_RESP))
+				nt->grant_or_ack = true;
+		}
+	}
+	if (rd.send_first)
+	{
+		/*
+		 * raft.h step 0: what the flag promises, then the messages leave
+		 * before anything of the batch is stored.
+		 */
+		c->send_first_batches++;
+		CHECK(rd.soft.role == MC_RAFT_LEADER);
+		CHECK(rd.truncate_from == 0 && rd.install == NULL && rd.n_snap_chunks == 0);
+		CHECK(rd.hs.term == nd->hs.term && rd.hs.vote == nd->hs.vote);
+		for (size_t i = 0; i < rd.n_msgs; i++)
+		{
+			const mc_raft_msg *m = &rd.msgs[i];
+
+			CHECK(m->type != MC_RAFT_MSG_VOTE_REQ && m->type != MC_RAFT_MSG_PREVOTE_REQ);
+			CHECK(m->reject || (m->type != MC_RAFT_MSG_VOTE_RESP &&
+								m->type != MC_RAFT_MSG_APPEND_RESP &&
+								m->type != MC_RAFT_MSG_SNAPSHOT_RESP));
+			tc_enqueue(c, m);
+		}
+	}
+	else
+		c->plain_batches++;
 	for (size_t i = 0; i < rd.n_snap_chunks; i++)
 	{
 		const mc_raft_snap_chunk *ch = &rd.snap_chunks[i];
@@ -303,7 +362,7 @@ tc_ready_one(tc_cluster *c, uint32_t id)
 	}
 	if (rd.has_hard_state)
 		nd->hs = rd.hs;
-	for (size_t i = 0; i < rd.n_msgs; i++)
+	for (size_t i = 0; i < rd.n_msgs && !rd.send_first; i++)
 		tc_enqueue(c, &rd.msgs[i]);
 	for (size_t i = 0; i < rd.n_committed; i++)
 	{
