@@ -4,6 +4,15 @@
  * transaction committed with synchronous_commit = on whenever entries, term
  * or vote changed; only then send the messages; then hand committed entries
  * to the apply worker, answer reads, and advance.
+ *
+ * Except when the core flags the batch send_first (a leader's appends and
+ * heartbeats, nothing in them resting on this batch being durable; thesis
+ * 10.2.1): then the messages are sent and flushed to the sockets FIRST, so
+ * the followers write the entries while the leader's own commit waits for
+ * its WAL flush.  The leader counts its own copy only after advance, i.e.
+ * after that flush.  If the persist fails (ERROR) the worker exits and is
+ * restarted from the tables: the same as a crash between send and persist,
+ * which the core allows for such batches.
  */
 #include "postgres.h"
 
@@ -180,6 +189,14 @@ mc_raft_process_ready(McRaftWorker *w)
 		did_install = rd.install != NULL;
 		if (did_install)
 			installed = *rd.install;
+		if (rd.send_first && rd.n_msgs > 0)
+		{
+			/* raft.h step 0: replicate while we persist */
+			for (i = 0; i < rd.n_msgs; i++)
+				mc_rpc_send_msg(w, &rd.msgs[i]);
+			if (w->rpc)
+				mc_rpc_flush_all(w, 0);
+		}
 		if (needs_persist(w, &rd))
 		{
 			mc_raft_in_transaction(persist_tx, &rd);
@@ -193,8 +210,10 @@ mc_raft_process_ready(McRaftWorker *w)
 			LWLockRelease(McRaft->lock);
 		}
 
-		for (i = 0; i < rd.n_msgs; i++)
-			mc_rpc_send_msg(w, &rd.msgs[i]);
+		/* step 5: only now, unless they already left (send_first) */
+		if (!rd.send_first)
+			for (i = 0; i < rd.n_msgs; i++)
+				mc_rpc_send_msg(w, &rd.msgs[i]);
 
 		if (rd.n_committed > 0)
 			hand_off_committed(&rd);
