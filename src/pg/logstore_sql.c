@@ -7,8 +7,10 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "logstore_sql.h"
 
@@ -180,52 +182,91 @@ mc_logstore_truncate(uint64 from)
 }
 
 /*
- * INSERT each entry.  An entry already stored at the same index is replaced
- * (the core only re-sends an index after truncating it, but replacing keeps
- * this idempotent).
+ * INSERT the batch's entries in ONE statement: the columns go as six arrays
+ * and unnest() turns them back into rows (one plan, one executor start, one
+ * index descent per row instead of one SPI call per entry).  An entry
+ * already stored at the same index is replaced (the core only re-sends an
+ * index after truncating it, but replacing keeps this idempotent).  The
+ * indexes of one batch are distinct (consecutive), so ON CONFLICT DO UPDATE
+ * never meets the same row twice in the statement.
  */
 void
 mc_logstore_append(const mc_raft_entry *entries, size_t n)
 {
-	Oid			types[6] = {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, BYTEAOID};
+	Oid			types[6] = {INT8ARRAYOID, INT8ARRAYOID, INT2ARRAYOID,
+	INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
 	SPIPlanPtr	plan;
+	Datum	   *idx,
+			   *term,
+			   *type,
+			   *client,
+			   *request,
+			   *data;
+	bool	   *data_null;
+	Datum		args[6];
+	int			dims[1];
+	int			lbs[1] = {1};
 	size_t		i;
+	int			ret;
 
 	if (n == 0)
 		return;
+	if (n > (size_t) MaxAllocSize / sizeof(Datum))
+		elog(ERROR, "mailcluster: too many Raft entries in one batch (%zu)", n);
 	plan = keep_plan(&insert_plan,
 					 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
-					 " VALUES ($1, $2, $3, $4, $5, $6)"
+					 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
+					 " $5::int8[], $6::bytea[])"
 					 " ON CONFLICT (idx) DO UPDATE SET term = EXCLUDED.term, type = EXCLUDED.type,"
 					 " client_id = EXCLUDED.client_id, request_id = EXCLUDED.request_id,"
 					 " data = EXCLUDED.data",
 					 6, types);
+	idx = palloc(sizeof(Datum) * n);
+	term = palloc(sizeof(Datum) * n);
+	type = palloc(sizeof(Datum) * n);
+	client = palloc(sizeof(Datum) * n);
+	request = palloc(sizeof(Datum) * n);
+	data = palloc(sizeof(Datum) * n);
+	data_null = palloc(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 	{
 		const mc_raft_entry *e = &entries[i];
-		Datum		args[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-		int			ret;
 
-		args[0] = Int64GetDatum((int64) e->index);
-		args[1] = Int64GetDatum((int64) e->term);
-		args[2] = Int16GetDatum((int16) e->type);
-		args[3] = Int64GetDatum((int64) e->client_id);
-		args[4] = Int64GetDatum((int64) e->request_id);
-		if (e->len > 0)
-			args[5] = bytea_datum(e->data, e->len);
-		else
-		{
-			args[5] = (Datum) 0;
-			nulls[5] = 'n';
-		}
-		ret = SPI_execute_plan(plan, args, nulls, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "mailcluster: appending to the Raft log failed: %s",
-				 SPI_result_code_string(ret));
-		if (e->len > 0)
-			pfree(DatumGetPointer(args[5]));
+		idx[i] = Int64GetDatum((int64) e->index);
+		term[i] = Int64GetDatum((int64) e->term);
+		type[i] = Int16GetDatum((int16) e->type);
+		client[i] = Int64GetDatum((int64) e->client_id);
+		request[i] = Int64GetDatum((int64) e->request_id);
+		data_null[i] = e->len == 0;
+		data[i] = e->len > 0 ? bytea_datum(e->data, e->len) : (Datum) 0;
 	}
+	dims[0] = (int) n;
+	args[0] = PointerGetDatum(construct_array(idx, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(term, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(type, (int) n, INT2OID, 2, true, TYPALIGN_SHORT));
+	args[3] = PointerGetDatum(construct_array(client, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(request, (int) n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = PointerGetDatum(construct_md_array(data, data_null, 1, dims, lbs,
+												 BYTEAOID, -1, false, TYPALIGN_INT));
+	ret = SPI_execute_plan(plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "mailcluster: appending to the Raft log failed: %s",
+			 SPI_result_code_string(ret));
+	if (SPI_processed != n)
+		elog(ERROR, "mailcluster: appending %zu Raft entries stored %llu",
+			 n, (unsigned long long) SPI_processed);
+	for (i = 0; i < n; i++)
+		if (!data_null[i])
+			pfree(DatumGetPointer(data[i]));
+	for (i = 0; i < 6; i++)
+		pfree(DatumGetPointer(args[i]));
+	pfree(idx);
+	pfree(term);
+	pfree(type);
+	pfree(client);
+	pfree(request);
+	pfree(data);
+	pfree(data_null);
 }
 
 /* UPDATE term, vote, commit. */
