@@ -9,6 +9,10 @@
 #                through the JSON gateway (POST /v3/kv/put) to the leader
 #   mailcluster  3 nodes: pgbench, bench/mc_write.sql (SELECT mailcluster.account_create(...),
 #                the lightest replicated write the SQL API offers), on the leader
+#   mc-jmap-flag same cluster: bench/mc_flag.sql, JMAP Email/set of
+#                keywords/$seen on one of 200 emails (mark read/unread, the
+#                commonest small mail write) through mailcluster.jmap();
+#                MC_FLAG=0 skips it
 #   mc-raft-raw  same cluster: bench/mc_write_raw.sql, the internal
 #                _raft_submit() of a record_response entry (no JMAP apply work);
 #                MC_RAW=0 skips it
@@ -100,6 +104,14 @@ for sys in $SYSTEMS; do
 		L=$(mc_wait_leader 30)
 		log "mailcluster leader: node $L"
 		for c in $CLIENTS; do run_pgbench mailcluster "$(mc_port "$L")" "$here/mc_write.sql" "$c"; done
+		if [ "${MC_FLAG:-1}" = 1 ]; then
+			# 200 small emails in one account; each write sets or clears $seen on one
+			P=$(mc_port "$L")
+			acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
+			psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
+			psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
+			for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag.sql" "$c" -D acct="$acct"; done
+		fi
 		if [ "${MC_RAW:-1}" = 1 ]; then
 			for c in $CLIENTS; do run_pgbench mc-raft-raw "$(mc_port "$L")" "$here/mc_write_raw.sql" "$c"; done
 		fi

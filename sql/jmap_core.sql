@@ -291,6 +291,15 @@ SELECT mailcluster._guard_active() AS guard_on_outside_apply;
 -- the index and id counter of the command being applied exist only inside _apply
 SELECT mailcluster._cur_idx();
 SELECT mailcluster._next_id('M');
+-- _invoke calls only (jsonb, jsonb) -> jsonb handlers, with the caller's privileges
+SELECT mailcluster._invoke('pg_catalog.jsonb_concat(jsonb,jsonb)', '{"a": 1}', '{"b": 2}');
+SELECT mailcluster._invoke('pg_catalog.lower(text)', '{}', '{}');
+SELECT mailcluster._invoke(NULL, '{}', '{}') IS NULL AS null_fn_gives_null;
+CREATE ROLE mc_invoke_user;
+SET ROLE mc_invoke_user;
+SELECT mailcluster._invoke('pg_catalog.jsonb_concat(jsonb,jsonb)', '{}', '{}');
+RESET ROLE;
+DROP ROLE mc_invoke_user;
 
 -- ---- _apply: dispatch, idempotency, unknown ops, errors clear the guard ----
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');

@@ -43,6 +43,8 @@ CREATE TABLE mailcluster.accounts (
     created_idx     bigint NOT NULL,      -- Raft index of account_create
     purged_before   bigint NOT NULL DEFAULT 0  -- /changes older than this: cannotCalculateChanges
 );
+-- the session state of every jmap() response is the newest account's index
+CREATE INDEX accounts_created ON mailcluster.accounts (created_idx);
 
 CREATE TABLE mailcluster.mailboxes (
     account_id      text NOT NULL REFERENCES mailcluster.accounts(id),

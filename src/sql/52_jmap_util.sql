@@ -48,12 +48,20 @@ END $$;
 
 -- JMAP state string of a type in an account: the Raft index of its last
 -- change there (the account's creation index when it never changed).
+-- PL/pgSQL so its plans are kept (a SQL function is planned on every call
+-- from PL/pgSQL), and ORDER BY ... LIMIT 1 so it is always one step down
+-- the changes key, whatever the statistics say.
 CREATE FUNCTION mailcluster._state(account text, typ text) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT greatest((SELECT max(idx) FROM mailcluster.changes
-                      WHERE account_id = account AND type = typ),
-                    (SELECT created_idx FROM mailcluster.accounts WHERE id = account))::text;
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    last_change bigint;
+    created bigint;
+BEGIN
+    SELECT c.idx INTO last_change FROM mailcluster.changes c
+     WHERE c.account_id = account AND c.type = typ ORDER BY c.idx DESC LIMIT 1;
+    SELECT a.created_idx INTO created FROM mailcluster.accounts a WHERE a.id = account;
+    RETURN greatest(last_change, created)::text;
+END $$;
 
 -- Subject normalised for threading: prefixes (Re:, Fwd:, Fw:, Aw:, Sv:,
 -- [list] tags) and "(fwd)" removed, white space collapsed, lower-cased.

@@ -10,20 +10,26 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Normalise and check a JMAP keywords object: lower-cased keys, values true.
--- Returns NULL when it is not valid.
+-- Returns NULL when it is not valid.  (PL/pgSQL: its queries are planned
+-- once per process; as a SQL function with subqueries it was planned on
+-- every call.)
 CREATE FUNCTION mailcluster._keywords(kw jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN kw IS NULL OR jsonb_typeof(kw) = 'null' THEN '{}'::jsonb
-        WHEN jsonb_typeof(kw) <> 'object' THEN NULL
-        WHEN EXISTS (SELECT 1 FROM jsonb_each(kw) e
-                      WHERE e.value <> 'true'::jsonb
-                         OR e.key !~ '^[\x21-\x7e]{1,255}$'
-                         OR e.key ~ '[(){\]%*"\\]') THEN NULL
-        ELSE (SELECT coalesce(jsonb_object_agg(lower(key), true), '{}') FROM jsonb_each(kw))
-    END;
-$$;
-
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF kw IS NULL OR jsonb_typeof(kw) = 'null' THEN
+        RETURN '{}'::jsonb;
+    END IF;
+    IF jsonb_typeof(kw) <> 'object' THEN
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(kw) e
+                WHERE e.value <> 'true'::jsonb
+                   OR e.key !~ '^[\x21-\x7e]{1,255}$'
+                   OR e.key ~ '[(){\]%*"\\]') THEN
+        RETURN NULL;
+    END IF;
+    RETURN (SELECT coalesce(jsonb_object_agg(lower(e.key), true), '{}') FROM jsonb_each(kw) e);
+END $$;
 -- Mailbox ids (jsonb {id: true} or ["id"]) resolved and checked against the
 -- account; NULL when empty, malformed or naming an unknown mailbox.
 CREATE FUNCTION mailcluster._mailbox_ids(account text, m jsonb, cids jsonb) RETURNS text[]
@@ -269,12 +275,14 @@ END $$;
 
 -- Check ifInState of a /set-like command; the error response or NULL.
 CREATE FUNCTION mailcluster._check_state(account text, typ text, cmd jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN cmd ? 'if_in_state' AND jsonb_typeof(cmd->'if_in_state') <> 'null'
-                 AND cmd->>'if_in_state' IS DISTINCT FROM mailcluster._state(account, typ)
-           THEN jsonb_build_object('error', jsonb_build_object('type', 'stateMismatch'))
-           END;
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF cmd ? 'if_in_state' AND jsonb_typeof(cmd->'if_in_state') <> 'null'
+       AND cmd->>'if_in_state' IS DISTINCT FROM mailcluster._state(account, typ) THEN
+        RETURN jsonb_build_object('error', jsonb_build_object('type', 'stateMismatch'));
+    END IF;
+    RETURN NULL;
+END $$;
 
 -- op email_import {account_id, if_in_state, emails, errors, cids}
 -- -> Email/import response arguments.

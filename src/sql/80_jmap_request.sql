@@ -27,6 +27,13 @@ INSERT INTO mailcluster._jmap_methods VALUES
     ('Mailbox/queryChanges', 'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false),
     ('Email/queryChanges',   'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false);
 
+-- fn(a, b) for a JMAP method handler fn (jsonb, jsonb) -> jsonb, through
+-- fmgr (C, src/pg/mc_invoke.c): no dynamic SQL planned per method call.
+-- The caller must hold EXECUTE on fn.
+CREATE FUNCTION mailcluster._invoke(fn regprocedure, a jsonb, b jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mc_invoke' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION mailcluster._invoke(regprocedure, jsonb, jsonb) FROM PUBLIC;
+
 -- RFC 8620 §3.6.1 request-level error (a problem details object).
 CREATE FUNCTION mailcluster._jmap_problem(typ text, detail text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
@@ -88,7 +95,7 @@ BEGIN
     END IF;
     BEGIN
         args := mailcluster._jmap_backrefs(args, responses);
-        EXECUTE format('SELECT %s($1, $2)', m.fn) INTO res USING args, ctx;
+        res := mailcluster._invoke(to_regprocedure(m.fn || '(jsonb,jsonb)'), args, ctx);
         RETURN res;
     EXCEPTION
         WHEN SQLSTATE 'MJ000' THEN
@@ -194,7 +201,8 @@ BEGIN
         responses := responses || jsonb_build_array(jsonb_build_array(res->>'name', res->'args', call->>2));
     END LOOP;
     out := jsonb_build_object('methodResponses', responses,
-                              'sessionState', (SELECT coalesce(max(created_idx), 0)::text FROM mailcluster.accounts));
+                              'sessionState', coalesce((SELECT a.created_idx FROM mailcluster.accounts a
+                                                         ORDER BY a.created_idx DESC LIMIT 1), 0)::text);
     IF request ? 'createdIds' THEN
         out := out || jsonb_build_object('createdIds', created);
     END IF;
