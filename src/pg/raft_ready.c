@@ -25,11 +25,24 @@
 #include "rpc_net.h"
 #include "snapshot_store.h"
 
-/* In a transaction: steps 1-4 of the ready contract. */
+/* What persist_tx writes: the batch, and whether term or vote changed. */
+typedef struct PersistArgs
+{
+	mc_raft_batch *rd;
+	bool		hs_changed;
+} PersistArgs;
+
+/*
+ * In a transaction: steps 1-4 of the ready contract.  The hard state row is
+ * written only when term or vote changed: the commit index alone is not
+ * worth an UPDATE per batch (Raft may lose it; at start-up it is at least
+ * the applied index, raft_boot.c, and the leader tells it again).
+ */
 static void
 persist_tx(void *arg)
 {
-	mc_raft_batch *rd = arg;
+	PersistArgs *pa = arg;
+	mc_raft_batch *rd = pa->rd;
 	bool		sync = rd->must_sync || rd->n_entries > 0 || rd->truncate_from != 0 ||
 		rd->n_snap_chunks > 0;
 
@@ -46,7 +59,7 @@ persist_tx(void *arg)
 	if (rd->truncate_from != 0)
 		mc_logstore_truncate(rd->truncate_from);
 	mc_logstore_append(rd->entries, rd->n_entries);
-	if (rd->has_hard_state)
+	if (rd->has_hard_state && pa->hs_changed)
 		mc_logstore_save_hard_state(&rd->hs);
 	/* commit-index-only changes may be lost in a crash: it is recomputed */
 	mc_logstore_set_sync(sync);
@@ -56,7 +69,7 @@ persist_tx(void *arg)
  * Does this batch need anything written?  A hard state whose term and vote
  * are what we last stored changed only the commit index, which Raft may
  * lose (the leader tells it again; at start-up it is at least the applied
- * index): it is written along with the next entries, never on its own.
+ * index): it is never written for that alone.
  */
 static bool
 needs_persist(const McRaftWorker *w, const mc_raft_batch *rd)
@@ -199,7 +212,12 @@ mc_raft_process_ready(McRaftWorker *w)
 		}
 		if (needs_persist(w, &rd))
 		{
-			mc_raft_in_transaction(persist_tx, &rd);
+			PersistArgs pa;
+
+			pa.rd = &rd;
+			pa.hs_changed = rd.has_hard_state &&
+				(rd.hs.term != w->stored_term || rd.hs.vote != w->stored_vote);
+			mc_raft_in_transaction(persist_tx, &pa);
 			if (rd.has_hard_state)
 			{
 				w->stored_term = rd.hs.term;

@@ -8,7 +8,8 @@
 # installed snapshot, keeps it (its own chunk rows, nothing left staged),
 # reads the big message back byte for byte, and all three end with equal
 # state_checksum(), again after writes and after a restart of that node.
-# Gossip UDP 23701-23703, RPC 23801-23803, plus $MC_TAP_PORT_SHIFT.
+# Gossip UDP ports(21270, 3), RPC rpc_port() of each (MCTest: shifted by
+# $MC_TAP_PORT_SHIFT).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -17,13 +18,13 @@ use Test::More;
 use Time::HiRes qw(time);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for agreed_leader checksums eml);
+use MCTest qw(wait_for agreed_leader checksums eml ports rpc_port);
 
 my $key = 'tap-snap-stream-0123456789abcdef';
-my $base = 23701 + ($ENV{MC_TAP_PORT_SHIFT} // 0);
+my ($base) = ports(21270, 3);
 my $chunk = 65536;
 
-# Node $id: gossip on $base+$id-1, RPC 100 above.
+# Node $id: gossip on $base+$id-1, RPC on rpc_port() of that.
 sub make_node
 {
 	my ($id) = @_;
@@ -35,7 +36,7 @@ shared_preload_libraries = 'mailcluster'
 mailcluster.node_id = $id
 mailcluster.bind_addr = '127.0.0.1'
 mailcluster.bind_port = $g
-mailcluster.rpc_port = @{[ $g + 100 ]}
+mailcluster.rpc_port = @{[ rpc_port($g) ]}
 mailcluster.key = '$key'
 mailcluster.seed_nodes = '127.0.0.1:$base,127.0.0.1:@{[ $base + 1 ]}'
 mailcluster.heartbeat = 200
