@@ -42,6 +42,9 @@ typedef struct McConn
 	int			fd;
 	TimestampTz opened;
 	mc_rpcsec	ch;
+	bool		registered;		/* in rpc->wset, at wpos, waiting for wev */
+	int			wpos;
+	uint32		wev;
 } McConn;
 
 typedef struct McBackoff
@@ -59,6 +62,8 @@ typedef struct McRpc
 	McConn		conns[MC_RPC_MAX_CONNS];
 	McBackoff	backoff[MC_RPC_MAX_CONNS];
 	uint8	   *buf;			/* encode buffer, max_frame bytes */
+	WaitEventSet *wset;			/* kept across waits; rebuilt when stale */
+	bool		wset_stale;		/* a connection closed since it was built */
 } McRpc;
 
 /* Count into the shared metrics. */
@@ -291,6 +296,8 @@ conn_close(McRaftWorker *w, McConn *c, const char *why)
 	mc_rpcsec_free(&c->ch);
 	c->used = false;
 	c->fd = -1;
+	c->registered = false;
+	w->rpc->wset_stale = true;	/* its fd left the epoll set; the slot may be reused */
 	if (w->core && peer != 0 && c->was_established && peer == w->last_leader && peer != w->id)
 		mc_raft_leader_lost(w->core);
 }
@@ -632,6 +639,77 @@ reap(McRaftWorker *w)
 	}
 }
 
+/* The events connection c should wait for now. */
+static uint32
+conn_wait_events(McConn *c)
+{
+	size_t		pend = 0;
+
+	if (c->connecting)
+		return WL_SOCKET_WRITEABLE;
+	(void) mc_rpcsec_pending(&c->ch, &pend);
+	return pend > 0 ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) : WL_SOCKET_READABLE;
+}
+
+/*
+ * The WaitEventSet for the next wait: kept across waits (creating one per
+ * wait cost an epoll_create, one epoll_ctl per socket and a close every
+ * time), with each connection's events adjusted in place; rebuilt only
+ * when a connection closed or a new one is not in it yet.
+ */
+static WaitEventSet *
+wait_set(McRpc *rpc)
+{
+	int			i;
+	bool		rebuild = rpc->wset == NULL || rpc->wset_stale;
+
+	for (i = 0; i < MC_RPC_MAX_CONNS && !rebuild; i++)
+	{
+		McConn	   *c = &rpc->conns[i];
+
+		if (c->used && c->fd >= 0 && !c->registered)
+			rebuild = true;
+	}
+	if (!rebuild)
+	{
+		for (i = 0; i < MC_RPC_MAX_CONNS; i++)
+		{
+			McConn	   *c = &rpc->conns[i];
+			uint32		ev;
+
+			if (!c->used || c->fd < 0)
+				continue;
+			ev = conn_wait_events(c);
+			if (ev != c->wev)
+			{
+				ModifyWaitEvent(rpc->wset, c->wpos, ev, NULL);
+				c->wev = ev;
+			}
+		}
+		return rpc->wset;
+	}
+
+	if (rpc->wset)
+		FreeWaitEventSet(rpc->wset);
+	rpc->wset = CreateWaitEventSet(TopMemoryContext, MC_RPC_MAX_CONNS + 3);
+	AddWaitEventToSet(rpc->wset, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(rpc->wset, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	AddWaitEventToSet(rpc->wset, WL_SOCKET_READABLE, rpc->listen_fd, NULL, NULL);
+	for (i = 0; i < MC_RPC_MAX_CONNS; i++)
+	{
+		McConn	   *c = &rpc->conns[i];
+
+		c->registered = false;
+		if (!c->used || c->fd < 0)
+			continue;
+		c->wev = conn_wait_events(c);
+		c->wpos = AddWaitEventToSet(rpc->wset, c->wev, c->fd, NULL, c);
+		c->registered = true;
+	}
+	rpc->wset_stale = false;
+	return rpc->wset;
+}
+
 /* See rpc_net.h. */
 void
 mc_rpc_wait_and_receive(McRaftWorker *w, long timeout_ms)
@@ -643,25 +721,7 @@ mc_rpc_wait_and_receive(McRaftWorker *w, long timeout_ms)
 				i;
 
 	reap(w);
-	set = CreateWaitEventSet(CurrentMemoryContext, MC_RPC_MAX_CONNS + 3);
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	AddWaitEventToSet(set, WL_SOCKET_READABLE, rpc->listen_fd, NULL, NULL);
-	for (i = 0; i < MC_RPC_MAX_CONNS; i++)
-	{
-		McConn	   *c = &rpc->conns[i];
-		uint32		ev = WL_SOCKET_READABLE;
-		size_t		pend = 0;
-
-		if (!c->used || c->fd < 0)
-			continue;
-		(void) mc_rpcsec_pending(&c->ch, &pend);
-		if (c->connecting)
-			ev = WL_SOCKET_WRITEABLE;
-		else if (pend > 0)
-			ev |= WL_SOCKET_WRITEABLE;
-		AddWaitEventToSet(set, ev, c->fd, NULL, c);
-	}
+	set = wait_set(rpc);
 	n = WaitEventSetWait(set, timeout_ms, events, lengthof(events), PG_WAIT_EXTENSION);
 	for (i = 0; i < n; i++)
 	{
@@ -687,7 +747,6 @@ mc_rpc_wait_and_receive(McRaftWorker *w, long timeout_ms)
 		if (!c->connecting && (e->events & WL_SOCKET_WRITEABLE))
 			conn_flush(c);
 	}
-	FreeWaitEventSet(set);
 	reap(w);
 	CHECK_FOR_INTERRUPTS();
 }
