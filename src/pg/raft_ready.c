@@ -119,6 +119,8 @@ note_soft_state(McRaftWorker *w, const mc_raft_soft_state *soft)
 			ereport(DEBUG1, (errmsg("mailcluster: Raft leader is node %u", soft->leader)));
 		if (w->rpc)
 			mc_rpc_leader_changed(w, w->last_leader, soft->leader);
+		if (soft->leader != 0)
+			mc_raft_repropose_forwarded();
 	}
 	w->last_role = soft->role;
 	w->last_leader = soft->leader;

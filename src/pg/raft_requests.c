@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "storage/dsm.h"
 
 #include "raft_shmem.h"
@@ -160,4 +161,27 @@ mc_raft_fail_all_requests(int err)
 		}
 	}
 	LWLockRelease(McRaft->lock);
+}
+
+/* See raft_worker.h. */
+void
+mc_raft_repropose_forwarded(void)
+{
+	int			i;
+	bool		any = false;
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	for (i = 0; i < McRaft->nslots; i++)
+	{
+		McRaftSlot *s = &McRaft->slots[i];
+
+		if (s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_PROPOSE && s->index == 0)
+		{
+			s->state = MC_SLOT_PENDING;
+			any = true;
+		}
+	}
+	LWLockRelease(McRaft->lock);
+	if (any)
+		SetLatch(MyLatch);
 }

@@ -66,6 +66,17 @@ extern void mc_raft_complete_reads(const mc_raft_read_state *reads, size_t n);
 /* Fail every waiting request with err (shutdown, lost leadership, ...). */
 extern void mc_raft_fail_all_requests(int err);
 
+/*
+ * The leader changed to `leader` (not 0): proposals this node forwarded to
+ * the old one and still waits for go back to PENDING, to be proposed again
+ * to the new leader by the next mc_raft_take_requests().  Safe because
+ * every command carries its request_id and the state machine applies a
+ * request_id once (a copy the old leader did replicate is answered from
+ * mailcluster._responses); without it such a write, lost with the old
+ * leader, waited out raft_commit_timeout.
+ */
+extern void mc_raft_repropose_forwarded(void);
+
 /* Compact the log when the apply worker has taken a newer snapshot. */
 extern void mc_raft_maybe_compact(McRaftWorker *w);
 
