@@ -22,6 +22,7 @@
 
 #include "apply_dispatch.h"
 #include "jmap_guard.h"
+#include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_apply_cur_idx);
 PG_FUNCTION_INFO_V1(mc_apply_next_id);
@@ -54,23 +55,6 @@ op_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	if (op_cxt != NULL)
 		MemoryContextReset(op_cxt);
 	op_cache = NULL;
-}
-
-/* Prepare (once) and keep a plan. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "mailcluster: SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*slot = p;
-	}
-	return *slot;
 }
 
 /*
@@ -175,7 +159,7 @@ stored_response(const char *rid, MemoryContext into)
 	int			ret;
 
 	args[0] = CStringGetTextDatum(rid);
-	ret = SPI_execute_plan(keep_plan(&response_get_plan,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&response_get_plan,
 									 "SELECT response FROM mailcluster._responses WHERE request_id = $1",
 									 1, types),
 						   args, NULL, true, 1);
@@ -210,7 +194,7 @@ store_response(const char *rid, int64 idx, Jsonb *res)
 	args[2] = PointerGetDatum(res);
 	if (res == NULL)
 		nulls[2] = 'n';
-	ret = SPI_execute_plan(keep_plan(&response_put_plan,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&response_put_plan,
 									 "INSERT INTO mailcluster._responses (request_id, idx, response)"
 									 " VALUES ($1, $2, $3)",
 									 3, types),

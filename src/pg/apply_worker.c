@@ -30,6 +30,7 @@
 #include "raft_shmem.h"
 #include "raft_worker.h"
 #include "snapshot_store.h"
+#include "spi_plans.h"
 
 #define APPLY_BATCH 256			/* entries per transaction */
 
@@ -55,23 +56,6 @@ typedef struct ApplyBatch
 
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
-
-/* Prepare (once per process) and keep a plan. */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "mailcluster: SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*slot = p;
-	}
-	return *slot;
-}
 
 /*
  * Can this error happen the same way on every node applying the same entry
@@ -189,7 +173,7 @@ apply_batch_tx(void *arg)
 
 	args[0] = Int64GetDatum((int64) b->from);
 	args[1] = Int64GetDatum((int64) b->upto);
-	ret = SPI_execute_plan(kept_plan(&read_plan,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&read_plan,
 									 "SELECT idx, type, client_id, request_id, data"
 									 " FROM mailcluster._raft_log WHERE idx >= $1 AND idx <= $2"
 									 " ORDER BY idx LIMIT " CppAsString2(APPLY_BATCH),
@@ -241,7 +225,7 @@ apply_batch_tx(void *arg)
 	{
 		args[0] = Int64GetDatum((int64) b->last);
 		args[1] = Int64GetDatum((int64) (b->from - 1));
-		ret = SPI_execute_plan(kept_plan(&advance_plan,
+		ret = SPI_execute_plan(mc_spi_kept_plan(&advance_plan,
 										 "UPDATE mailcluster._raft_applied SET applied_index = $1"
 										 " WHERE applied_index = $2",
 										 2, types),

@@ -13,27 +13,11 @@
 #include "utils/memutils.h"
 
 #include "logstore_sql.h"
+#include "spi_plans.h"
 
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 static SPIPlanPtr hs_plan = NULL;
-
-/* Prepare (once) and keep a plan; errors are internal bugs. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "mailcluster: SPI_prepare failed for \"%s\": %s",
-				 sql, SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*slot = p;
-	}
-	return *slot;
-}
 
 /* A bytea datum holding a copy of buf[0..len). */
 static Datum
@@ -173,7 +157,7 @@ mc_logstore_truncate(uint64 from)
 	int			ret;
 
 	args[0] = Int64GetDatum((int64) from);
-	ret = SPI_execute_plan(keep_plan(&truncate_plan,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&truncate_plan,
 									 "DELETE FROM mailcluster._raft_log WHERE idx >= $1",
 									 1, types), args, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
@@ -213,7 +197,7 @@ mc_logstore_append(const mc_raft_entry *entries, size_t n)
 		return;
 	if (n > (size_t) MaxAllocSize / sizeof(Datum))
 		elog(ERROR, "mailcluster: too many Raft entries in one batch (%zu)", n);
-	plan = keep_plan(&insert_plan,
+	plan = mc_spi_kept_plan(&insert_plan,
 					 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
 					 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
 					 " $5::int8[], $6::bytea[])"
@@ -280,7 +264,7 @@ mc_logstore_save_hard_state(const mc_raft_hard_state *hs)
 	args[0] = Int64GetDatum((int64) hs->term);
 	args[1] = Int32GetDatum((int32) hs->vote);
 	args[2] = Int64GetDatum((int64) hs->commit);
-	ret = SPI_execute_plan(keep_plan(&hs_plan,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&hs_plan,
 									 "UPDATE mailcluster._raft_state SET term = $1, vote = $2, commit_idx = $3",
 									 3, types), args, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE)

@@ -50,6 +50,7 @@
 
 #include "raft_settings.h"
 #include "snapshot_store.h"
+#include "spi_plans.h"
 
 #define SNAP_FORMAT			1
 #define SNAP_CHUNK_MAX		(256 * 1024)	/* chunk target, bytes */
@@ -63,7 +64,7 @@
 #define ENC_BINARY	0
 #define ENC_TEXT	1
 
-/* ---- kept plans --------------------------------------------------------- */
+/* ---- kept plans (spi_plans.h) ------------------------------------------- */
 
 static SPIPlanPtr plan_take_head = NULL;
 static SPIPlanPtr plan_tables = NULL;
@@ -77,28 +78,6 @@ static SPIPlanPtr plan_stage_put = NULL;
 static SPIPlanPtr plan_lock_applied = NULL;
 static SPIPlanPtr plan_set_applied = NULL;
 static SPIPlanPtr plan_keep_staged = NULL;
-
-/*
- * Prepare sql once per process and keep it (SPI_keepplan); *slot caches
- * it.  Kept plans are re-validated by the plan cache when the tables
- * change (DROP/CREATE EXTENSION).
- */
-static SPIPlanPtr
-kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-		if (p == NULL)
-			elog(ERROR, "mailcluster: preparing \"%s\" failed: %s",
-				 sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "mailcluster: keeping a plan failed");
-		*slot = p;
-	}
-	return *slot;
-}
 
 /* ---- big-endian integers ------------------------------------------------ */
 
@@ -319,7 +298,7 @@ w_flush(SnapWriter *w)
 	args[0] = Int64GetDatum((int64) w->idx);
 	args[1] = Int64GetDatum((int64) w->off);
 	args[2] = PointerGetDatum(b);
-	ret = SPI_execute_plan(kept_plan(&plan_put_chunk,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&plan_put_chunk,
 									 "INSERT INTO mailcluster._raft_snap_chunk (staged, idx, off, data)"
 									 " VALUES (false, $1, $2, $3)", 3, types),
 						   args, NULL, false, 0);
@@ -545,13 +524,13 @@ drop_kept(Datum below)
 	Oid			types[1] = {INT8OID};
 	Datum		args[1] = {below};
 
-	if (SPI_execute_plan(kept_plan(&plan_drop_old_chunks,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_drop_old_chunks,
 								   "DELETE FROM mailcluster._raft_snap_chunk WHERE ctid = ANY (ARRAY("
 								   "SELECT ctid FROM mailcluster._raft_snap_chunk"
 								   " WHERE NOT staged AND idx < $1 FOR UPDATE SKIP LOCKED))", 1, types),
 						 args, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: dropping old snapshot chunks failed");
-	if (SPI_execute_plan(kept_plan(&plan_drop_old_heads,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_drop_old_heads,
 								   "DELETE FROM mailcluster._raft_snapshot WHERE ctid = ANY (ARRAY("
 								   "SELECT ctid FROM mailcluster._raft_snapshot"
 								   " WHERE idx < $1 FOR UPDATE SKIP LOCKED))", 1, types),
@@ -571,7 +550,7 @@ put_head(uint64 idx, uint64 size, int32 chunks, uint64 rows, const char *made)
 	args[2] = Int32GetDatum(chunks);
 	args[3] = Int64GetDatum((int64) rows);
 	args[4] = CStringGetTextDatum(made);
-	if (SPI_execute_plan(kept_plan(&plan_put_head,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_put_head,
 								   "INSERT INTO mailcluster._raft_snapshot (idx, size, chunks, nrows, made)"
 								   " VALUES ($1, $2, $3, $4, $5)"
 								   " ON CONFLICT (idx) DO UPDATE SET size = EXCLUDED.size,"
@@ -609,7 +588,7 @@ mc_snapshot_take(void)
 	StringInfoData rec;
 
 	/* the applied index and the tables, in the same snapshot as the rows */
-	ret = SPI_execute_snapshot(kept_plan(&plan_take_head,
+	ret = SPI_execute_snapshot(mc_spi_kept_plan(&plan_take_head,
 										 "SELECT a.applied_index, a.applied_index <="
 										 " coalesce((SELECT max(s.idx) FROM mailcluster._raft_snapshot s), -1)"
 										 " FROM mailcluster._raft_applied a", 0, NULL),
@@ -626,7 +605,7 @@ mc_snapshot_take(void)
 		UnregisterSnapshot(snap);
 		return 0;
 	}
-	ret = SPI_execute_snapshot(kept_plan(&plan_tables,
+	ret = SPI_execute_snapshot(mc_spi_kept_plan(&plan_tables,
 										 "SELECT t::text FROM mailcluster._replicated_tables() t", 0, NULL),
 							   NULL, NULL, snap, InvalidSnapshot, true, false, 0);
 	if (ret != SPI_OK_SELECT)
@@ -692,7 +671,7 @@ mc_snapshot_read_chunk(uint64 index, uint64 offset, uint8 *buf, uint32 max,
 	args[0] = Int64GetDatum((int64) index);
 	args[1] = Int64GetDatum((int64) offset);
 	/* the chunk holding offset: one backward step in the primary key */
-	ret = SPI_execute_plan(kept_plan(&plan_read,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&plan_read,
 									 "SELECT c.off, c.data, s.size"
 									 " FROM mailcluster._raft_snap_chunk c"
 									 " JOIN mailcluster._raft_snapshot s ON s.idx = c.idx"
@@ -741,7 +720,7 @@ mc_snapshot_stage_chunk(const mc_raft_snap_chunk *c)
 	int			ret;
 
 	if (c->offset == 0 &&
-		SPI_execute_plan(kept_plan(&plan_stage_clear,
+		SPI_execute_plan(mc_spi_kept_plan(&plan_stage_clear,
 								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
@@ -751,7 +730,7 @@ mc_snapshot_stage_chunk(const mc_raft_snap_chunk *c)
 	args[0] = Int64GetDatum((int64) c->meta.index);
 	args[1] = Int64GetDatum((int64) c->offset);
 	args[2] = PointerGetDatum(b);
-	ret = SPI_execute_plan(kept_plan(&plan_stage_put,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&plan_stage_put,
 									 "INSERT INTO mailcluster._raft_snap_chunk (staged, idx, off, data)"
 									 " VALUES (true, $1, $2, $3)"
 									 " ON CONFLICT (staged, idx, off) DO UPDATE SET data = EXCLUDED.data",
@@ -1277,7 +1256,7 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 	ListCell   *lc;
 
 	/* the apply worker's batches check applied_index before they commit */
-	if (SPI_execute_plan(kept_plan(&plan_lock_applied,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_lock_applied,
 								   "SELECT applied_index FROM mailcluster._raft_applied FOR UPDATE", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: locking applied_index failed");
@@ -1288,7 +1267,7 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 							 GUC_ACTION_LOCAL, true, 0, false);
 
 	memset(&l, 0, sizeof(l));
-	ret = SPI_execute_plan(kept_plan(&plan_tables,
+	ret = SPI_execute_plan(mc_spi_kept_plan(&plan_tables,
 									 "SELECT t::text FROM mailcluster._replicated_tables() t", 0, NULL),
 						   NULL, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
@@ -1333,7 +1312,7 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 						   (unsigned long long) r.next_off)));
 
 	args[0] = Int64GetDatum((int64) meta->index);
-	if (SPI_execute_plan(kept_plan(&plan_set_applied,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_set_applied,
 								   "UPDATE mailcluster._raft_applied SET applied_index = $1", 1, types),
 						 args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "mailcluster: setting applied_index failed");
@@ -1346,14 +1325,14 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 	 */
 	drop_kept(Int64GetDatum(PG_INT64_MAX));
 	args[0] = Int64GetDatum((int64) meta->index);
-	if (SPI_execute_plan(kept_plan(&plan_keep_staged,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_keep_staged,
 								   "UPDATE mailcluster._raft_snap_chunk SET staged = false"
 								   " WHERE staged AND idx = $1", 1, types),
 						 args, NULL, false, 0) != SPI_OK_UPDATE ||
 		SPI_processed != (uint64) r.nchunks)
 		elog(ERROR, "mailcluster: keeping the installed snapshot's chunks failed");
 	/* staged rows of any other transfer */
-	if (SPI_execute_plan(kept_plan(&plan_stage_clear,
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_stage_clear,
 								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
