@@ -42,8 +42,7 @@ typedef struct McConn
 	int			fd;
 	TimestampTz opened;
 	mc_rpcsec	ch;
-	bool		registered;		/* in rpc->wset, at wpos, waiting for wev */
-	int			wpos;
+	int			wpos;			/* its event in rpc->wset, waiting for wev */
 	uint32		wev;
 } McConn;
 
@@ -63,7 +62,7 @@ typedef struct McRpc
 	McBackoff	backoff[MC_RPC_MAX_CONNS];
 	uint8	   *buf;			/* encode buffer, max_frame bytes */
 	WaitEventSet *wset;			/* kept across waits; rebuilt when stale */
-	bool		wset_stale;		/* a connection closed since it was built */
+	bool		wset_stale;		/* a connection opened or closed since */
 } McRpc;
 
 /* Count into the shared metrics. */
@@ -250,6 +249,7 @@ conn_alloc(McRpc *rpc)
 			c->used = true;
 			c->fd = -1;
 			c->opened = GetCurrentTimestamp();
+			rpc->wset_stale = true; /* its socket is not in the wait set */
 			return c;
 		}
 	return NULL;
@@ -296,7 +296,6 @@ conn_close(McRaftWorker *w, McConn *c, const char *why)
 	mc_rpcsec_free(&c->ch);
 	c->used = false;
 	c->fd = -1;
-	c->registered = false;
 	w->rpc->wset_stale = true;	/* its fd left the epoll set; the slot may be reused */
 	if (w->core && peer != 0 && c->was_established && peer == w->last_leader && peer != w->id)
 		mc_raft_leader_lost(w->core);
@@ -655,22 +654,14 @@ conn_wait_events(McConn *c)
  * The WaitEventSet for the next wait: kept across waits (creating one per
  * wait cost an epoll_create, one epoll_ctl per socket and a close every
  * time), with each connection's events adjusted in place; rebuilt only
- * when a connection closed or a new one is not in it yet.
+ * when a connection was opened or closed since (conn_alloc, conn_close).
  */
 static WaitEventSet *
 wait_set(McRpc *rpc)
 {
 	int			i;
-	bool		rebuild = rpc->wset == NULL || rpc->wset_stale;
 
-	for (i = 0; i < MC_RPC_MAX_CONNS && !rebuild; i++)
-	{
-		McConn	   *c = &rpc->conns[i];
-
-		if (c->used && c->fd >= 0 && !c->registered)
-			rebuild = true;
-	}
-	if (!rebuild)
+	if (rpc->wset != NULL && !rpc->wset_stale)
 	{
 		for (i = 0; i < MC_RPC_MAX_CONNS; i++)
 		{
@@ -699,12 +690,10 @@ wait_set(McRpc *rpc)
 	{
 		McConn	   *c = &rpc->conns[i];
 
-		c->registered = false;
 		if (!c->used || c->fd < 0)
 			continue;
 		c->wev = conn_wait_events(c);
 		c->wpos = AddWaitEventToSet(rpc->wset, c->wev, c->fd, NULL, c);
-		c->registered = true;
 	}
 	rpc->wset_stale = false;
 	return rpc->wset;
