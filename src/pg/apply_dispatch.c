@@ -116,15 +116,11 @@ op_cache_load(void)
 static OpEntry *
 op_lookup(const char *op)
 {
-	char		key[OP_NAME_MAX];
-
 	if (strlen(op) >= OP_NAME_MAX)
 		return NULL;
 	if (op_cache == NULL)
 		op_cache_load();
-	memset(key, 0, sizeof(key));
-	strlcpy(key, op, sizeof(key));
-	return hash_search(op_cache, key, HASH_FIND, NULL);
+	return hash_search(op_cache, op, HASH_FIND, NULL);
 }
 
 /* cmd->>key as a C string, or NULL when absent or JSON null. */

@@ -13,7 +13,6 @@
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/regproc.h"
 #include "utils/rel.h"
 
 #include "apply_dispatch.h"

@@ -10,7 +10,6 @@
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/dsm.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "mc_shmem.h"
@@ -236,14 +235,13 @@ mc_raft_raise(int err, const char *what)
 void
 mc_raft_check_redirect(void)
 {
-	const char *mode = GetConfigOption("mailcluster.write_mode", true, false);
 	uint32		leader;
 	uint32		self;
 	char		host[MC_ADDR_LEN] = "";
 	int			port = 0;
 	int			i;
 
-	if (mode == NULL || pg_strcasecmp(mode, "redirect") != 0 || McRaft == NULL)
+	if (McRaft == NULL || !mc_raft_setting_write_redirect())
 		return;
 	LWLockAcquire(McRaft->lock, LW_SHARED);
 	leader = McRaft->raft_ready ? McRaft->status.leader : 0;

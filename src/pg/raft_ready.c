@@ -65,6 +65,14 @@ persist_tx(void *arg)
 	mc_logstore_set_sync(sync);
 }
 
+/* Does the batch change term or vote from what we last stored? */
+static bool
+hs_changed(const McRaftWorker *w, const mc_raft_batch *rd)
+{
+	return rd->has_hard_state &&
+		(rd->hs.term != w->stored_term || rd->hs.vote != w->stored_vote);
+}
+
 /*
  * Does this batch need anything written?  A hard state whose term and vote
  * are what we last stored changed only the commit index, which Raft may
@@ -74,10 +82,7 @@ persist_tx(void *arg)
 static bool
 needs_persist(const McRaftWorker *w, const mc_raft_batch *rd)
 {
-	bool		hs_needed = rd->has_hard_state &&
-		(rd->hs.term != w->stored_term || rd->hs.vote != w->stored_vote);
-
-	return rd->truncate_from != 0 || rd->n_entries > 0 || hs_needed ||
+	return rd->truncate_from != 0 || rd->n_entries > 0 || hs_changed(w, rd) ||
 		rd->n_snap_chunks > 0 || rd->install != NULL;
 }
 
@@ -217,8 +222,7 @@ mc_raft_process_ready(McRaftWorker *w)
 			PersistArgs pa;
 
 			pa.rd = &rd;
-			pa.hs_changed = rd.has_hard_state &&
-				(rd.hs.term != w->stored_term || rd.hs.vote != w->stored_vote);
+			pa.hs_changed = hs_changed(w, &rd);
 			mc_raft_in_transaction(persist_tx, &pa);
 			if (rd.has_hard_state)
 			{

@@ -97,9 +97,7 @@ mc_raft_take_requests(McRaftWorker *w)
 				if (rc == MC_RAFT_OK)
 					s->state = MC_SLOT_ACCEPTED;
 				else
-				{
 					slot_done(s, rc, 0);
-				}
 				break;
 			default:
 				slot_done(s, MC_RAFT_ERR_INVALID, 0);
@@ -156,9 +154,7 @@ mc_raft_fail_all_requests(int err)
 
 		if (s->state == MC_SLOT_PENDING ||
 			(s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_READ_INDEX))
-		{
 			slot_done(s, err, 0);
-		}
 	}
 	LWLockRelease(McRaft->lock);
 }

@@ -78,14 +78,22 @@ mc_raft_settings_load(McRaftSettings *s)
 	s->batch_max = mc_raft_setting_int("mailcluster.raft_batch_max", 10485760);
 	s->snapshot_after_entries = mc_raft_setting_int("mailcluster.snapshot_after_entries", 10000);
 	s->snapshot_after_duration_s = mc_raft_setting_int("mailcluster.snapshot_after_duration", 1800);
-	setting_copy("mailcluster.write_mode", "forward", buf, sizeof(buf));
-	s->write_mode_redirect = pg_strcasecmp(buf, "redirect") == 0;
+	s->write_mode_redirect = mc_raft_setting_write_redirect();
 	setting_copy("mailcluster.read_consistency", "linearizable", buf, sizeof(buf));
 	s->read_linearizable = pg_strcasecmp(buf, "local") != 0;
 	if (s->election_timeout_ms < 10)
 		s->election_timeout_ms = 10;
 	if (s->heartbeat_interval_ms < 1)
 		s->heartbeat_interval_ms = 1;
+}
+
+/* See raft_settings.h. */
+bool
+mc_raft_setting_write_redirect(void)
+{
+	const char *v = setting_text("mailcluster.write_mode");
+
+	return v != NULL && pg_strcasecmp(v, "redirect") == 0;
 }
 
 /* Standalone per SPEC §1. */

@@ -41,6 +41,9 @@ extern bool mc_raft_settings_standalone(const McRaftSettings *s);
 /* The Raft node id: node_id, or 1 for a standalone node without one. */
 extern uint32 mc_raft_settings_raft_id(const McRaftSettings *s);
 
+/* write_mode = redirect?  (One setting read, for the write path.) */
+extern bool mc_raft_setting_write_redirect(void);
+
 /* One integer setting by name, or `dflt` when it does not exist. */
 extern int	mc_raft_setting_int(const char *name, int dflt);
 

@@ -67,8 +67,8 @@ extern void mc_raft_complete_reads(const mc_raft_read_state *reads, size_t n);
 extern void mc_raft_fail_all_requests(int err);
 
 /*
- * The leader changed to `leader` (not 0): proposals this node forwarded to
- * the old one and still waits for go back to PENDING, to be proposed again
+ * A new leader became known: proposals this node forwarded to the old one
+ * and still waits for go back to PENDING, to be proposed again
  * to the new leader by the next mc_raft_take_requests().  Safe because
  * every command carries its request_id and the state machine applies a
  * request_id once (a copy the old leader did replicate is answered from
