@@ -27,6 +27,7 @@
 
 #include "jmap_guard.h"
 #include "raft_settings.h"
+#include "raft_pg.h"
 #include "raft_shmem.h"
 #include "raft_worker.h"
 #include "snapshot_store.h"
@@ -290,7 +291,9 @@ static void
 publish_batch(ApplyBatch *b)
 {
 	int			i,
-				k;
+				k,
+				nwake = 0;
+	Latch	  **wake = b->n_replies > 0 ? palloc(sizeof(Latch *) * b->n_replies) : NULL;
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	if (b->last > McRaft->applied_index)
@@ -317,11 +320,16 @@ publish_batch(ApplyBatch *b)
 			s->reply_len = s->reply_valid ? len : 0;
 			if (s->reply_valid)
 				memcpy(s->reply, r->text, len + 1);
-			mc_raft_slot_finish(s);
+			if ((wake[nwake] = mc_raft_slot_finish_deferred(s)) != NULL)
+				nwake++;
 			break;
 		}
 	}
 	LWLockRelease(McRaft->lock);
+	for (k = 0; k < nwake; k++)
+		SetLatch(wake[k]);
+	if (wake)
+		pfree(wake);
 	ConditionVariableBroadcast(&McRaft->applied_cv);
 }
 
@@ -417,6 +425,7 @@ mc_apply_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
+	mc_worker_tune_malloc();
 	mc_raft_settings_load(&set);
 	BackgroundWorkerInitializeConnection(set.database, NULL, 0);
 	pgstat_report_appname("mailcluster apply");
@@ -475,6 +484,8 @@ mc_apply_worker_main(Datum arg)
 			{
 				applied = b->last;
 				publish_batch(b);
+				/* table statistics (autovacuum reads them), once a second */
+				pgstat_report_stat(false);
 				maybe_snapshot(applied, &last_snap);
 				continue;		/* more may be waiting */
 			}
@@ -483,8 +494,16 @@ mc_apply_worker_main(Datum arg)
 
 		if (applied != UINT64_MAX)
 			maybe_snapshot(applied, &last_snap);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 applied == UINT64_MAX ? 1000 : 5000, PG_WAIT_EXTENSION);
+		{
+			/* stats not flushed yet (rate limit): wake up to flush them */
+			long		stats_ms = pgstat_report_stat(false);
+			long		wait_ms = applied == UINT64_MAX ? 1000 : 5000;
+
+			if (stats_ms > 0 && stats_ms < wait_ms)
+				wait_ms = stats_ms;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+		}
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);

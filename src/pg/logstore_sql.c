@@ -16,8 +16,22 @@
 #include "spi_plans.h"
 
 static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 static SPIPlanPtr hs_plan = NULL;
+
+/*
+ * An upper bound of the highest index stored in _raft_log, as this process
+ * last wrote or read it; unknown (false) until the log is loaded.  An
+ * append wholly above it cannot meet a stored row, so it is a plain INSERT
+ * (no speculative insertion per row).  A rolled-back append leaves the
+ * table below the bound (harmless: the next append may upsert needlessly);
+ * a rolled-back truncate would leave rows above it, but the raft worker
+ * exits on any error and reloads, and even then a plain INSERT meeting a
+ * row fails on the primary key, it never overwrites.
+ */
+static bool stored_last_known = false;
+static uint64 stored_last = 0;
 
 /* A bytea datum holding a copy of buf[0..len). */
 static Datum
@@ -146,6 +160,8 @@ mc_logstore_load(McLogLoaded *out, MemoryContext callerctx)
 							   (unsigned long long) out->snap.index)));
 	}
 	out->n_entries = SPI_processed;
+	stored_last = out->snap.index + out->n_entries;
+	stored_last_known = true;
 }
 
 /* DELETE the suffix starting at `from`. */
@@ -163,6 +179,8 @@ mc_logstore_truncate(uint64 from)
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: truncating the Raft log failed: %s",
 			 SPI_result_code_string(ret));
+	if (from > 0 && stored_last >= from)
+		stored_last = from - 1;
 }
 
 /*
@@ -172,7 +190,9 @@ mc_logstore_truncate(uint64 from)
  * already stored at the same index is replaced (the core only re-sends an
  * index after truncating it, but replacing keeps this idempotent).  The
  * indexes of one batch are distinct (consecutive), so ON CONFLICT DO UPDATE
- * never meets the same row twice in the statement.
+ * never meets the same row twice in the statement.  Appends past the
+ * stored end (every append but the first after start-up, a truncate
+ * aside) are a plain INSERT: see stored_last.
  */
 void
 mc_logstore_append(const mc_raft_entry *entries, size_t n)
@@ -197,14 +217,21 @@ mc_logstore_append(const mc_raft_entry *entries, size_t n)
 		return;
 	if (n > (size_t) MaxAllocSize / sizeof(Datum))
 		elog(ERROR, "mailcluster: too many Raft entries in one batch (%zu)", n);
-	plan = mc_spi_kept_plan(&insert_plan,
-					 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
-					 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
-					 " $5::int8[], $6::bytea[])"
-					 " ON CONFLICT (idx) DO UPDATE SET term = EXCLUDED.term, type = EXCLUDED.type,"
-					 " client_id = EXCLUDED.client_id, request_id = EXCLUDED.request_id,"
-					 " data = EXCLUDED.data",
-					 6, types);
+	if (stored_last_known && entries[0].index > stored_last)
+		plan = mc_spi_kept_plan(&insert_plan,
+						 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
+						 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
+						 " $5::int8[], $6::bytea[])",
+						 6, types);
+	else
+		plan = mc_spi_kept_plan(&upsert_plan,
+						 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
+						 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
+						 " $5::int8[], $6::bytea[])"
+						 " ON CONFLICT (idx) DO UPDATE SET term = EXCLUDED.term, type = EXCLUDED.type,"
+						 " client_id = EXCLUDED.client_id, request_id = EXCLUDED.request_id,"
+						 " data = EXCLUDED.data",
+						 6, types);
 	idx = palloc(sizeof(Datum) * n);
 	term = palloc(sizeof(Datum) * n);
 	type = palloc(sizeof(Datum) * n);
@@ -239,6 +266,8 @@ mc_logstore_append(const mc_raft_entry *entries, size_t n)
 	if (SPI_processed != n)
 		elog(ERROR, "mailcluster: appending %zu Raft entries stored %llu",
 			 n, (unsigned long long) SPI_processed);
+	if (entries[n - 1].index > stored_last)
+		stored_last = entries[n - 1].index;
 	for (i = 0; i < n; i++)
 		if (!data_null[i])
 			pfree(DatumGetPointer(data[i]));
@@ -298,6 +327,8 @@ mc_logstore_save_snapshot(const mc_raft_snapshot_meta *meta, bool discard_all)
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "mailcluster: compacting the Raft log failed: %s",
 			 SPI_result_code_string(ret));
+	if (discard_all)
+		stored_last = 0;		/* the table is empty */
 }
 
 /* Cluster id and own id. */

@@ -18,6 +18,13 @@
  */
 extern void mc_raft_pg_init(void);
 
+/*
+ * Called by the raft and apply workers at start: glibc malloc keeps freed
+ * memory instead of trimming the heap after every batch (a process-local
+ * setting).
+ */
+extern void mc_worker_tune_malloc(void);
+
 /* Node id of the known leader, 0 when none is known (or shmem not ready). */
 extern uint32_t mc_raft_shared_leader(void);
 

@@ -9,7 +9,9 @@
  * field says otherwise.  Backends wait on `applied_cv` for the apply worker
  * and on their own latch for the reply in their slot: whoever completes a
  * slot (raft worker or apply worker) sets exactly that backend's latch
- * (mc_raft_slot_finish), so a batch of replies wakes only their backends.
+ * (mc_raft_slot_finish; the apply worker, which completes most slots, sets
+ * them after releasing the lock), so a batch of replies wakes only their
+ * backends.
  */
 #ifndef MC_RAFT_SHMEM_H
 #define MC_RAFT_SHMEM_H
@@ -132,13 +134,28 @@ extern void mc_raft_shmem_install_hooks(void);
 /* The calling backend's slot (by backend id), or NULL when none. */
 extern McRaftSlot *mc_raft_my_slot(void);
 
+/*
+ * Mark slot s DONE (caller holds lock exclusively) and return the latch of
+ * the backend waiting on it, or NULL: the caller sets it once it has
+ * released the lock, so a woken backend does not at once block on the lock
+ * its waker still holds.  A latch set late or twice is harmless: the
+ * backend re-checks its slot's state under the lock.
+ */
+static inline Latch *
+mc_raft_slot_finish_deferred(McRaftSlot *s)
+{
+	s->state = MC_SLOT_DONE;
+	return s->owner;
+}
+
 /* Mark slot s DONE and wake its backend (caller holds lock exclusively). */
 static inline void
 mc_raft_slot_finish(McRaftSlot *s)
 {
-	s->state = MC_SLOT_DONE;
-	if (s->owner != NULL)
-		SetLatch(s->owner);
+	Latch	   *owner = mc_raft_slot_finish_deferred(s);
+
+	if (owner != NULL)
+		SetLatch(owner);
 }
 
 #endif

@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "raft_pg.h"
 #include "raft_shmem.h"
 #include "raft_worker.h"
 #include "rpc_net.h"
@@ -44,7 +45,9 @@ mc_raft_in_transaction(void (*fn) (void *arg), void *arg)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
-	pgstat_report_stat(true);
+	/* at most once a second, like a backend: a forced flush per batch
+	 * took shared-memory locks for every table touched, every batch */
+	pgstat_report_stat(false);
 }
 
 /* Tick length: a fifth of the heartbeat interval, between 1 and 50 ms. */
@@ -143,6 +146,7 @@ mc_raft_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
+	mc_worker_tune_malloc();
 
 	w = MemoryContextAllocZero(TopMemoryContext, sizeof(McRaftWorker));
 	w->mcxt = AllocSetContextCreate(TopMemoryContext, "mailcluster raft",

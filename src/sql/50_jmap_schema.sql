@@ -142,7 +142,7 @@ CREATE TABLE mailcluster.changes (
 
 -- Idempotency: the response of every command that carried a request_id.
 CREATE TABLE mailcluster._responses (
-    request_id      text PRIMARY KEY,
+    request_id      text COLLATE "C" PRIMARY KEY,  -- ASCII ids: byte order, no locale
     idx             bigint NOT NULL,
     response        jsonb
 );
