@@ -7,10 +7,21 @@
  * response, and keeps the "command being applied" state that
  * _cur_idx() and _next_id() read.  jmap_guard.c calls it with the write
  * guard on; nothing else may.
+ *
+ * Batch mode (the apply worker's first, optimistic pass over a batch):
+ * responses are kept in memory and stored by one INSERT at the end of the
+ * batch, and a request_id is not looked up first.  A request_id applied
+ * before then fails that INSERT on the primary key, an error every node
+ * meets, so the worker aborts the batch and applies it again entry by
+ * entry without batch mode, where the lookup answers the stored response
+ * and the op does not run again.  The outcome is that of the careful pass
+ * on every node, whatever its batch boundaries.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -43,6 +54,32 @@ static bool op_callback_registered = false;
 
 static SPIPlanPtr response_get_plan = NULL;
 static SPIPlanPtr response_put_plan = NULL;
+static SPIPlanPtr response_put_many_plan = NULL;
+
+/* A response of the batch, not stored yet (batch mode). */
+typedef struct PendingResponse
+{
+	char	   *rid;
+	int64		idx;
+	Jsonb	   *res;			/* NULL: JSON null */
+} PendingResponse;
+
+/* Batch mode: on between mc_apply_batch_begin and _end (one transaction). */
+static bool batch_mode = false;
+static PendingResponse *pending = NULL;	/* in TopTransactionContext */
+static int	n_pending = 0;
+static int	max_pending = 0;
+
+/*
+ * Ops that neither read nor write mailcluster._responses: in batch mode
+ * their responses may wait for the end of the batch.  Any other op (the
+ * purges delete old responses; an op added later) sees every earlier
+ * response stored first, as in the careful pass.
+ */
+static const char *const ops_blind_to_responses[] = {
+	"record_response", "account_create", "email_set", "email_import",
+	"deliver", "mailbox_set", "blob_put", "blob_part",
+};
 
 /* The command being applied: its index (-1 when none) and id counter. */
 static int64 apply_idx = -1;
@@ -155,10 +192,11 @@ stored_response(const char *rid, MemoryContext into)
 	int			ret;
 
 	args[0] = CStringGetTextDatum(rid);
+	/* not read_only: a copy earlier in this transaction must be seen */
 	ret = SPI_execute_plan(mc_spi_kept_plan(&response_get_plan,
 									 "SELECT response FROM mailcluster._responses WHERE request_id = $1",
 									 1, types),
-						   args, NULL, true, 1);
+						   args, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading a stored response failed: %s",
 			 SPI_result_code_string(ret));
@@ -200,6 +238,127 @@ store_response(const char *rid, int64 idx, Jsonb *res)
 			 SPI_result_code_string(ret));
 }
 
+/* Store the batch's pending responses in one INSERT (SPI connected). */
+static void
+flush_pending(void)
+{
+	Oid			types[3] = {TEXTARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+	Datum	   *rids,
+			   *idxs,
+			   *ress;
+	bool	   *res_null;
+	Datum		args[3];
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			i,
+				ret;
+
+	if (n_pending == 0)
+		return;
+	rids = palloc(sizeof(Datum) * n_pending);
+	idxs = palloc(sizeof(Datum) * n_pending);
+	ress = palloc(sizeof(Datum) * n_pending);
+	res_null = palloc(sizeof(bool) * n_pending);
+	for (i = 0; i < n_pending; i++)
+	{
+		rids[i] = CStringGetTextDatum(pending[i].rid);
+		idxs[i] = Int64GetDatum(pending[i].idx);
+		ress[i] = PointerGetDatum(pending[i].res);
+		res_null[i] = pending[i].res == NULL;
+	}
+	dims[0] = n_pending;
+	args[0] = PointerGetDatum(construct_array(rids, n_pending, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(idxs, n_pending, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_md_array(ress, res_null, 1, dims, lbs,
+												 JSONBOID, -1, false, TYPALIGN_INT));
+	ret = SPI_execute_plan(mc_spi_kept_plan(&response_put_many_plan,
+									 "INSERT INTO mailcluster._responses (request_id, idx, response)"
+									 " SELECT * FROM unnest($1::text[], $2::int8[], $3::jsonb[])",
+									 3, types),
+						   args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT || SPI_processed != (uint64) n_pending)
+		elog(ERROR, "mailcluster: storing %d responses failed: %s",
+			 n_pending, SPI_result_code_string(ret));
+	n_pending = 0;
+}
+
+/* Keep a response for flush_pending (copies into the transaction). */
+static void
+add_pending(const char *rid, int64 idx, Jsonb *res)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	if (n_pending == max_pending)
+	{
+		max_pending = Max(16, max_pending * 2);
+		pending = pending == NULL ? palloc(sizeof(PendingResponse) * max_pending)
+			: repalloc(pending, sizeof(PendingResponse) * max_pending);
+	}
+	pending[n_pending].rid = pstrdup(rid);
+	pending[n_pending].idx = idx;
+	pending[n_pending].res = res ? DatumGetJsonbPCopy(JsonbPGetDatum(res)) : NULL;
+	n_pending++;
+	MemoryContextSwitchTo(old);
+}
+
+/* Is op one whose response may wait (ops_blind_to_responses)? */
+static bool
+op_is_blind_to_responses(const char *op)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(ops_blind_to_responses); i++)
+		if (strcmp(op, ops_blind_to_responses[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Batch mode ends with its transaction, whichever way. */
+static void
+batch_xact_cb(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		batch_mode = false;
+		pending = NULL;			/* freed with TopTransactionContext */
+		n_pending = 0;
+		max_pending = 0;
+	}
+}
+
+/* See apply_dispatch.h. */
+void
+mc_apply_batch_begin(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		RegisterXactCallback(batch_xact_cb, NULL);
+		registered = true;
+	}
+	batch_mode = true;
+	pending = NULL;
+	n_pending = 0;
+	max_pending = 0;
+}
+
+/* See apply_dispatch.h. */
+void
+mc_apply_batch_end(void)
+{
+	if (!mc_jmap_guard_is_active())
+		elog(ERROR, "mailcluster: mc_apply_batch_end called without the write guard");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	flush_pending();
+	SPI_finish();
+	batch_mode = false;
+}
+
 /* See apply_dispatch.h. */
 Jsonb *
 mc_apply_dispatch(int64 idx, Jsonb *cmd)
@@ -216,7 +375,12 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 		elog(ERROR, "mailcluster: SPI_connect failed");
 
 	rid = cmd_text(cmd, "request_id");
-	if (rid != NULL)
+	op = cmd_text(cmd, "op");
+	/* batch mode: earlier responses stored first unless op cannot see them */
+	if (batch_mode && (op == NULL || !op_is_blind_to_responses(op)))
+		flush_pending();
+	/* batch mode: no lookup (a repeated request_id fails at the flush) */
+	if (rid != NULL && !batch_mode)
 		result = stored_response(rid, callerctx);
 	if (result == NULL)
 	{
@@ -224,7 +388,6 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 		Datum		res;
 		bool		isnull;
 
-		op = cmd_text(cmd, "op");
 		e = op ? op_lookup(op) : NULL;
 		if (e == NULL)
 			ereport(ERROR,
@@ -252,7 +415,9 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 		}
 		PG_END_TRY();
 
-		if (rid != NULL)
+		if (rid != NULL && batch_mode)
+			add_pending(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
+		else if (rid != NULL)
 			store_response(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
 		if (!isnull)
 		{

@@ -16,4 +16,19 @@
  */
 extern Jsonb *mc_apply_dispatch(int64 idx, Jsonb *cmd);
 
+/*
+ * Batch mode for the rest of the current transaction (apply_dispatch.c's
+ * header comment): responses are kept until mc_apply_batch_end and a
+ * request_id is not looked up.  Only for a pass whose failure aborts the
+ * whole transaction and is followed by a pass without batch mode.
+ */
+extern void mc_apply_batch_begin(void);
+
+/*
+ * Store the batch's responses (one INSERT; a request_id stored before
+ * raises unique_violation) and leave batch mode.  With the write guard on
+ * (jmap_guard.c's mc_jmap_apply_batch_end).
+ */
+extern void mc_apply_batch_end(void);
+
 #endif

@@ -25,6 +25,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "apply_dispatch.h"
 #include "jmap_guard.h"
 #include "raft_settings.h"
 #include "raft_pg.h"
@@ -171,6 +172,9 @@ apply_batch_tx(void *arg)
 
 	/* durability comes from the Raft log; a lost apply is re-done */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
+	/* the optimistic pass stores all responses at its end (apply_dispatch.c) */
+	if (!b->careful)
+		mc_apply_batch_begin();
 
 	args[0] = Int64GetDatum((int64) b->from);
 	args[1] = Int64GetDatum((int64) b->upto);
@@ -222,6 +226,8 @@ apply_batch_tx(void *arg)
 		}
 		b->last = (uint64) idx;
 	}
+	if (!b->careful)
+		mc_jmap_apply_batch_end();
 	if (b->last >= b->from)
 	{
 		args[0] = Int64GetDatum((int64) b->last);

@@ -103,6 +103,22 @@ mc_jmap_apply_command(int64 idx, Jsonb *cmd)
 	return res;
 }
 
+/* See jmap_guard.h. */
+void
+mc_jmap_apply_batch_end(void)
+{
+	guard_enter();
+	PG_TRY();
+	{
+		mc_apply_batch_end();
+	}
+	PG_FINALLY();
+	{
+		guard_leave();
+	}
+	PG_END_TRY();
+}
+
 /*
  * _apply(idx bigint, cmd jsonb) RETURNS jsonb — THE entry point of the
  * state machine from SQL (EXECUTE revoked from PUBLIC; the apply worker

@@ -17,4 +17,7 @@ extern bool mc_jmap_guard_is_active(void);
  */
 extern Jsonb *mc_jmap_apply_command(int64 idx, Jsonb *cmd);
 
+/* mc_apply_batch_end with the guard on (the apply worker, batch mode). */
+extern void mc_jmap_apply_batch_end(void);
+
 #endif

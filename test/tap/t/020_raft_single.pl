@@ -83,6 +83,25 @@ like($node->safe_psql('postgres',
 ($rc, $out, $err) = $node->psql('postgres', q{SELECT mailcluster._raft_submit('[1,2]', 'x')});
 like($err, qr/must be a JSON object/, 'a non-object command is refused');
 
+# many writes of the same five request ids at once: several copies of a
+# request id meet in one apply batch or in later ones.  The apply worker's
+# first pass stores responses at the end of the batch without looking them
+# up; a copy fails that store on the primary key, and the batch is applied
+# again entry by entry, where the copy answers the stored response.
+$node->pgbench('--no-vacuum --client=16 --jobs=2 --transactions=20',
+	0, [qr{processed: 320/320}], [qr{^$}], 'concurrent copies of five request ids',
+	{ 'mc_dup' => q{\set k random(1, 5)
+SELECT mailcluster._raft_submit(jsonb_build_object('op', 'account_create', 'name', 'dup' || :k), 'dup-' || :k);
+} });
+is($node->safe_psql('postgres',
+		"SELECT count(*) || ' ' || count(DISTINCT name) FROM mailcluster.accounts WHERE name LIKE 'dup_'"),
+	'5 5', '320 writes of five request ids created five accounts');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM mailcluster._responses WHERE request_id LIKE 'dup-_'"),
+	'5', 'one stored response per request id');
+ok($node->log_contains(qr/applying entries \d+\.\.\d+ together failed/),
+	'copies sent a batch down the entry-by-entry pass');
+
 # a command bigger than the inline slot travels through a DSM segment
 my $big = 'x' x 20000;
 like($node->safe_psql('postgres',
