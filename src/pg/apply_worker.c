@@ -36,6 +36,16 @@
 
 #define APPLY_BATCH 256			/* entries per transaction */
 
+/*
+ * A follower's apply worker waits up to APPLY_GATHER_MS for committed
+ * entries to gather into one transaction, unless a backend of this node is
+ * waiting for them (its forwarded write, a read fence, wait_for_index), a
+ * snapshot is asked for, or a full batch is there.  Nobody waits for the
+ * other entries; fewer, larger batches cost less per entry.  The leader
+ * applies at once: its writers wait for the apply.
+ */
+#define APPLY_GATHER_MS 10
+
 /* A response for a local proposer, collected during the batch. */
 typedef struct ApplyReply
 {
@@ -91,16 +101,20 @@ error_is_deterministic(int sqlerrcode)
 
 /*
  * Apply one NORMAL entry (its data is the command's JSON text) through the
- * state machine's C entry point; its response as JSON text in replyctx.
+ * state machine's C entry point; its response as JSON text in replyctx
+ * (NULL unless want_reply).
  */
 static char *
-run_entry(int64 idx, bytea *data, MemoryContext replyctx)
+run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply)
 {
 	char	   *json = pnstrdup(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 	Jsonb	   *cmd = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	Jsonb	   *res = mc_jmap_apply_command(idx, cmd);
-	char	   *text = res ? JsonbToCString(NULL, &res->root, VARSIZE(res)) : "null";
+	char	   *text;
 
+	if (!want_reply)			/* proposed by another node: nobody here waits */
+		return NULL;
+	text = res ? JsonbToCString(NULL, &res->root, VARSIZE(res)) : "null";
 	return MemoryContextStrdup(replyctx, text);
 }
 
@@ -112,7 +126,8 @@ run_entry(int64 idx, bytea *data, MemoryContext replyctx)
  * retries the entry after its restart.
  */
 static char *
-apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx)
+apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx,
+				  bool want_reply)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -123,7 +138,7 @@ apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		result = run_entry(idx, data, replyctx);
+		result = run_entry(idx, data, replyctx, want_reply);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -208,14 +223,15 @@ apply_batch_tx(void *arg)
 		if (type == MC_RAFT_ENTRY_NORMAL && !isnull)
 		{
 			bool		is_error = false;
+			bool		mine = (uint32) client == b->self;
 			char	   *res;
 
 			if (b->careful)
-				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx);
+				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine);
 			else
-				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx);
+				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx, mine);
 
-			if ((uint32) client == b->self && b->n_replies < APPLY_BATCH)
+			if (mine && b->n_replies < APPLY_BATCH)
 			{
 				ApplyReply *r = &b->replies[b->n_replies++];
 
@@ -339,6 +355,40 @@ publish_batch(ApplyBatch *b)
 	ConditionVariableBroadcast(&McRaft->applied_cv);
 }
 
+/*
+ * Should entries (applied, target] be applied now, or may a follower wait
+ * for more (APPLY_GATHER_MS)?  *since is when this worker first saw them
+ * waiting (0: not yet).  Sets *wait_ms to the rest of the gathering time.
+ */
+static bool
+apply_now(uint64 applied, uint64 target, TimestampTz *since, long *wait_ms)
+{
+	bool		now;
+	int			i;
+	TimestampTz ts = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+
+	if (*since == 0)
+		*since = ts;
+	LWLockAcquire(McRaft->lock, LW_SHARED);
+	now = McRaft->status.role == MC_RAFT_LEADER ||
+		target - applied >= APPLY_BATCH ||
+		McRaft->apply_wanted > applied ||
+		McRaft->snapshot_requested;
+	for (i = 0; !now && i < McRaft->nslots; i++)
+	{
+		McRaftSlot *s = &McRaft->slots[i];
+
+		now = s->kind == MC_REQ_PROPOSE &&
+			(s->state == MC_SLOT_PENDING || s->state == MC_SLOT_ACCEPTED);
+	}
+	LWLockRelease(McRaft->lock);
+	TimestampDifference(*since, ts, &secs, &usecs);
+	*wait_ms = APPLY_GATHER_MS - (secs * 1000 + usecs / 1000);
+	return now || *wait_ms <= 0;
+}
+
 /* In a transaction: store a snapshot of the replicated tables. */
 static void
 take_snapshot_tx(void *arg)
@@ -427,6 +477,9 @@ mc_apply_worker_main(Datum arg)
 	ApplyBatch *b;
 	uint64		applied = UINT64_MAX;
 	TimestampTz last_snap = GetCurrentTimestamp();
+	TimestampTz gather_since = 0;	/* see apply_now() */
+	TimestampTz stats_due = 0;	/* see mc_worker_flush_stats() */
+	long		gather_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -477,6 +530,16 @@ mc_apply_worker_main(Datum arg)
 			applied = McRaft->applied_index;
 		LWLockRelease(McRaft->lock);
 
+		if (applied != UINT64_MAX && target > applied &&
+			!apply_now(applied, target, &gather_since, &gather_ms))
+		{
+			/* a follower gathering entries: wait for more, or a waiter */
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 gather_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
+		gather_since = 0;
 		if (applied != UINT64_MAX && target > applied)
 		{
 			MemoryContextReset(b->replyctx);
@@ -490,8 +553,7 @@ mc_apply_worker_main(Datum arg)
 			{
 				applied = b->last;
 				publish_batch(b);
-				/* table statistics (autovacuum reads them), once a second */
-				pgstat_report_stat(false);
+				(void) mc_worker_flush_stats(&stats_due);
 				maybe_snapshot(applied, &last_snap);
 				continue;		/* more may be waiting */
 			}
@@ -501,11 +563,10 @@ mc_apply_worker_main(Datum arg)
 		if (applied != UINT64_MAX)
 			maybe_snapshot(applied, &last_snap);
 		{
-			/* stats not flushed yet (rate limit): wake up to flush them */
-			long		stats_ms = pgstat_report_stat(false);
+			long		stats_ms = mc_worker_flush_stats(&stats_due);
 			long		wait_ms = applied == UINT64_MAX ? 1000 : 5000;
 
-			if (stats_ms > 0 && stats_ms < wait_ms)
+			if (stats_ms >= 0 && stats_ms < wait_ms)
 				wait_ms = stats_ms;
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);

@@ -166,6 +166,21 @@ mc_raft_wait_applied(uint64 idx, int timeout_ms)
 
 	if (McRaft == NULL)
 		return false;
+	/* a follower's apply worker may be gathering a batch: ask for idx now */
+	{
+		Latch	   *apply_latch = NULL;
+
+		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+		if (McRaft->applied_index < idx)
+		{
+			if (McRaft->apply_wanted < idx)
+				McRaft->apply_wanted = idx;
+			apply_latch = McRaft->apply_latch;
+		}
+		LWLockRelease(McRaft->lock);
+		if (apply_latch)
+			SetLatch(apply_latch);
+	}
 	ConditionVariablePrepareToSleep(&McRaft->applied_cv);
 	for (;;)
 	{

@@ -7,7 +7,9 @@
 #include <malloc.h>
 
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "utils/timestamp.h"
 
 #include "maint_worker.h"
 #include "raft_pg.h"
@@ -26,6 +28,33 @@ mc_worker_tune_malloc(void)
 	 */
 	(void) mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	(void) mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+}
+
+/* See raft_pg.h. */
+long
+mc_worker_flush_stats(TimestampTz *due)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (*due != 0 && now >= *due)
+	{
+		pgstat_report_stat(true);
+		*due = 0;
+		return -1;
+	}
+	/*
+	 * Rate-limited by the time of the last commit, which does not move while
+	 * the worker is idle: hence the forced flush a second later (as a
+	 * backend's idle stats timeout does).
+	 */
+	if (pgstat_report_stat(false) <= 0)
+	{
+		*due = 0;
+		return -1;
+	}
+	if (*due == 0)
+		*due = TimestampTzPlusMilliseconds(now, 1000);
+	return Max(1, (long) ((*due - now) / 1000));
 }
 
 /* Register one worker of this library that connects to the database. */

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "datatype/timestamp.h"
+
 /*
  * Called once at the END of _PG_init (shared_preload_libraries only):
  * chains shmem_request_hook / shmem_startup_hook for the Raft shared state
@@ -24,6 +26,15 @@ extern void mc_raft_pg_init(void);
  * setting).
  */
 extern void mc_worker_tune_malloc(void);
+
+/*
+ * Table statistics of a worker: flushes them when due (at most once a
+ * second while it commits, forced a second after they became pending when
+ * it goes idle; autovacuum depends on them).  *due is the caller's state,
+ * 0 at start.  Returns the milliseconds until a flush is due, to cap the
+ * caller's next wait, or -1 when nothing is pending.
+ */
+extern long mc_worker_flush_stats(TimestampTz *due);
 
 /* Node id of the known leader, 0 when none is known (or shmem not ready). */
 extern uint32_t mc_raft_shared_leader(void);

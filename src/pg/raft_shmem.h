@@ -101,6 +101,9 @@ typedef struct McRaftShared
 	/* commit hand-off: raft worker -> apply worker */
 	uint64		commit_for_apply;	/* entries <= this are durable + committed */
 	uint64		applied_index;		/* apply worker: last applied (durable) */
+	uint64		apply_wanted;		/* highest index a backend waited for
+									 * (mc_raft_wait_applied): a follower's
+									 * apply worker applies it at once */
 	uint64		snapshot_index;		/* last compaction point (raft worker) */
 	uint64		snapshot_ready_index;	/* apply worker took a snapshot here */
 	bool		snapshot_requested;	/* snapshot() asks the apply worker */

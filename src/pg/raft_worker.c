@@ -45,9 +45,7 @@ mc_raft_in_transaction(void (*fn) (void *arg), void *arg)
 	PopActiveSnapshot();
 	SPI_finish();
 	CommitTransactionCommand();
-	/* at most once a second, like a backend: a forced flush per batch
-	 * took shared-memory locks for every table touched, every batch */
-	pgstat_report_stat(false);
+	/* statistics: the workers' loops call mc_worker_flush_stats */
 }
 
 /* Tick length: a fifth of the heartbeat interval, between 1 and 50 ms. */
@@ -177,6 +175,7 @@ mc_raft_worker_main(Datum arg)
 	w->next_tick = GetCurrentTimestamp();
 	while (!ShutdownRequestPending)
 	{
+		static TimestampTz stats_due = 0;
 		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
@@ -222,6 +221,12 @@ mc_raft_worker_main(Datum arg)
 		timeout = w->core ? ms_until_tick(w) : Min(1000, Max(1, ms_until_tick(w)));
 		if (w->core == NULL)
 			timeout = Max(timeout, 200);
+		{
+			long		stats_ms = mc_worker_flush_stats(&stats_due);
+
+			if (stats_ms >= 0 && stats_ms < timeout)
+				timeout = stats_ms;
+		}
 		if (w->rpc)
 			mc_rpc_wait_and_receive(w, timeout);
 		else
