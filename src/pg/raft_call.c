@@ -13,6 +13,7 @@
 #include "utils/timestamp.h"
 
 #include "mc_shmem.h"
+#include "mc_guc.h"
 #include "raft_call.h"
 #include "raft_settings.h"
 #include "raft_shmem.h"
@@ -21,7 +22,7 @@
 int
 mc_raft_commit_timeout(void)
 {
-	return Max(1, mc_raft_setting_int("mailcluster.raft_commit_timeout", 1000));
+	return Max(1, mc_raft_commit_timeout_ms);	/* the GUC's variable: no lookup per write */
 }
 
 /* ERROR unless the Raft shared state exists and its worker runs. */

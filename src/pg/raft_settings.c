@@ -7,6 +7,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "mc_guc.h"
 #include "raft_settings.h"
 
 /* Text value of a setting, or NULL when it is not defined. */
@@ -91,9 +92,7 @@ mc_raft_settings_load(McRaftSettings *s)
 bool
 mc_raft_setting_write_redirect(void)
 {
-	const char *v = setting_text("mailcluster.write_mode");
-
-	return v != NULL && pg_strcasecmp(v, "redirect") == 0;
+	return mc_write_mode == MC_WRITE_REDIRECT;	/* checked on every write */
 }
 
 /* Standalone per SPEC §1. */
