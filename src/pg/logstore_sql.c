@@ -1,12 +1,19 @@
 /*
  * logstore_sql.c — SPI reads and writes of mailcluster._raft_log and
  * mailcluster._raft_state (see logstore_sql.h).  Plans are prepared once
- * per process and kept.
+ * per process and kept.  The common write, appending past the stored end,
+ * skips SQL: rows go straight into the heap and its primary key.
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -15,7 +22,6 @@
 #include "logstore_sql.h"
 #include "spi_plans.h"
 
-static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr upsert_plan = NULL;
 static SPIPlanPtr truncate_plan = NULL;
 static SPIPlanPtr hs_plan = NULL;
@@ -23,11 +29,11 @@ static SPIPlanPtr hs_plan = NULL;
 /*
  * An upper bound of the highest index stored in _raft_log, as this process
  * last wrote or read it; unknown (false) until the log is loaded.  An
- * append wholly above it cannot meet a stored row, so it is a plain INSERT
- * (no speculative insertion per row).  A rolled-back append leaves the
+ * append wholly above it cannot meet a stored row, so it needs no
+ * ON CONFLICT (append_direct).  A rolled-back append leaves the
  * table below the bound (harmless: the next append may upsert needlessly);
  * a rolled-back truncate would leave rows above it, but the raft worker
- * exits on any error and reloads, and even then a plain INSERT meeting a
+ * exits on any error and reloads, and even then a direct append meeting a
  * row fails on the primary key, it never overwrites.
  */
 static bool stored_last_known = false;
@@ -184,6 +190,61 @@ mc_logstore_truncate(uint64 from)
 }
 
 /*
+ * Append entries wholly past the stored end (stored_last) without the
+ * executor: heap rows and their primary-key entries, as PostgreSQL
+ * writes catalog rows (the table has one plain unique index, no triggers,
+ * no expression or partial indexes).  The unique check stays, so a row
+ * that is there after all raises unique_violation.  Per batch this saves
+ * planning checks, executor start-up and the unnest() tuplestore: a fifth
+ * of the raft worker's CPU with small batches.
+ */
+static bool
+append_direct(const mc_raft_entry *entries, size_t n)
+{
+	Oid			nsp = get_namespace_oid("mailcluster", false);
+	Oid			relid = get_relname_relid("_raft_log", nsp);
+	Relation	rel;
+	CatalogIndexState indexes;
+	TupleDesc	desc;
+	size_t		i;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "mailcluster: table mailcluster._raft_log is missing");
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	if (desc->natts != 6 || rel->rd_rel->relhastriggers)
+	{
+		/* not the table this code knows: let SQL insert into it */
+		table_close(rel, NoLock);
+		return false;
+	}
+	indexes = CatalogOpenIndexes(rel);
+	for (i = 0; i < n; i++)
+	{
+		const mc_raft_entry *e = &entries[i];
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
+		HeapTuple	tup;
+
+		values[0] = Int64GetDatum((int64) e->index);
+		values[1] = Int64GetDatum((int64) e->term);
+		values[2] = Int16GetDatum((int16) e->type);
+		values[3] = Int64GetDatum((int64) e->client_id);
+		values[4] = Int64GetDatum((int64) e->request_id);
+		nulls[5] = e->len == 0;
+		values[5] = e->len > 0 ? bytea_datum(e->data, e->len) : (Datum) 0;
+		tup = heap_form_tuple(desc, values, nulls);
+		CatalogTupleInsertWithInfo(rel, tup, indexes);
+		heap_freetuple(tup);
+		if (!nulls[5])
+			pfree(DatumGetPointer(values[5]));
+	}
+	CatalogCloseIndexes(indexes);
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
  * INSERT the batch's entries in ONE statement: the columns go as six arrays
  * and unnest() turns them back into rows (one plan, one executor start, one
  * index descent per row instead of one SPI call per entry).  An entry
@@ -192,7 +253,7 @@ mc_logstore_truncate(uint64 from)
  * indexes of one batch are distinct (consecutive), so ON CONFLICT DO UPDATE
  * never meets the same row twice in the statement.  Appends past the
  * stored end (every append but the first after start-up, a truncate
- * aside) are a plain INSERT: see stored_last.
+ * aside) go through append_direct instead: see stored_last.
  */
 void
 mc_logstore_append(const mc_raft_entry *entries, size_t n)
@@ -217,14 +278,13 @@ mc_logstore_append(const mc_raft_entry *entries, size_t n)
 		return;
 	if (n > (size_t) MaxAllocSize / sizeof(Datum))
 		elog(ERROR, "mailcluster: too many Raft entries in one batch (%zu)", n);
-	if (stored_last_known && entries[0].index > stored_last)
-		plan = mc_spi_kept_plan(&insert_plan,
-						 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
-						 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
-						 " $5::int8[], $6::bytea[])",
-						 6, types);
-	else
-		plan = mc_spi_kept_plan(&upsert_plan,
+	if (stored_last_known && entries[0].index > stored_last &&
+		append_direct(entries, n))
+	{
+		stored_last = entries[n - 1].index;
+		return;
+	}
+	plan = mc_spi_kept_plan(&upsert_plan,
 						 "INSERT INTO mailcluster._raft_log (idx, term, type, client_id, request_id, data)"
 						 " SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::int8[],"
 						 " $5::int8[], $6::bytea[])"
