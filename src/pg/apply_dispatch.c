@@ -160,19 +160,26 @@ op_lookup(const char *op)
 	return hash_search(op_cache, op, HASH_FIND, NULL);
 }
 
-/* cmd->>key as a C string, or NULL when absent or JSON null. */
-static char *
-cmd_text(Jsonb *cmd, const char *key)
+/* cmd->key, or NULL when absent (a JSON null is a jbvNull value). */
+static JsonbValue *
+cmd_value(Jsonb *cmd, const char *key)
 {
 	JsonbValue	k;
-	JsonbValue *v;
 
 	if (!JB_ROOT_IS_OBJECT(cmd))
 		return NULL;
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(&cmd->root, JB_FOBJECT, &k);
+	return findJsonbValueFromContainer(&cmd->root, JB_FOBJECT, &k);
+}
+
+/* cmd->>key as a C string, or NULL when absent or JSON null. */
+static char *
+cmd_text(Jsonb *cmd, const char *key)
+{
+	JsonbValue *v = cmd_value(cmd, key);
+
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
 	if (v->type == jbvString)
@@ -388,32 +395,43 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 		Datum		res;
 		bool		isnull;
 
-		e = op ? op_lookup(op) : NULL;
-		if (e == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown state machine command \"%s\"", op ? op : ""),
-					 errdetail("Raft index %lld.", (long long) idx)));
-
-		apply_idx = idx;
-		apply_ctr = 0;
-		PG_TRY();
+		if (op != NULL && strcmp(op, "record_response") == 0)
 		{
-			LOCAL_FCINFO(call, 2);
+			/* built in (no _ops row): the result is cmd->'response' */
+			JsonbValue *v = cmd_value(cmd, "response");
 
-			InitFunctionCallInfoData(*call, &e->flinfo, 2, InvalidOid, NULL, NULL);
-			call->args[0].value = Int64GetDatum(idx);
-			call->args[0].isnull = false;
-			call->args[1].value = JsonbPGetDatum(cmd);
-			call->args[1].isnull = false;
-			res = FunctionCallInvoke(call);
-			isnull = call->isnull;
+			isnull = v == NULL; /* as cmd->'response': JSON null stays 'null' */
+			res = isnull ? (Datum) 0 : JsonbPGetDatum(JsonbValueToJsonb(v));
 		}
-		PG_FINALLY();
+		else
 		{
-			apply_idx = -1;
+			e = op ? op_lookup(op) : NULL;
+			if (e == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown state machine command \"%s\"", op ? op : ""),
+						 errdetail("Raft index %lld.", (long long) idx)));
+
+			apply_idx = idx;
+			apply_ctr = 0;
+			PG_TRY();
+			{
+				LOCAL_FCINFO(call, 2);
+
+				InitFunctionCallInfoData(*call, &e->flinfo, 2, InvalidOid, NULL, NULL);
+				call->args[0].value = Int64GetDatum(idx);
+				call->args[0].isnull = false;
+				call->args[1].value = JsonbPGetDatum(cmd);
+				call->args[1].isnull = false;
+				res = FunctionCallInvoke(call);
+				isnull = call->isnull;
+			}
+			PG_FINALLY();
+			{
+				apply_idx = -1;
+			}
+			PG_END_TRY();
 		}
-		PG_END_TRY();
 
 		if (rid != NULL && batch_mode)
 			add_pending(rid, idx, isnull ? NULL : DatumGetJsonbP(res));

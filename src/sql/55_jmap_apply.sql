@@ -179,16 +179,13 @@ BEGIN
 END $$;
 
 -- op record_response {response}: stores a whole jmap() response under the
--- request's request_id (done by _apply), so a retry returns it verbatim.
--- (PL/pgSQL, not SQL: a SQL function called through fmgr is parsed and
--- planned again in every transaction, a PL/pgSQL one once per process.)
-CREATE FUNCTION mailcluster._op_record_response(idx bigint, cmd jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN cmd->'response'; END $$;
+-- request's request_id, so a retry returns it verbatim.  Built into the
+-- dispatcher (apply_dispatch.c): its result is cmd->'response', and
+-- _apply stores it like any op's; it has no row in _ops.
 
 INSERT INTO mailcluster._ops VALUES
     ('account_create',  'mailcluster._op_account_create'),
     ('blob_put',        'mailcluster._op_blob_put'),
     ('blob_part',       'mailcluster._op_blob_part'),
     ('purge_changes',   'mailcluster._op_purge_changes'),
-    ('purge_blobs',     'mailcluster._op_purge_blobs'),
-    ('record_response', 'mailcluster._op_record_response');
+    ('purge_blobs',     'mailcluster._op_purge_blobs');
