@@ -356,37 +356,30 @@ publish_batch(ApplyBatch *b)
 }
 
 /*
- * Should entries (applied, target] be applied now, or may a follower wait
- * for more (APPLY_GATHER_MS)?  *since is when this worker first saw them
- * waiting (0: not yet).  Sets *wait_ms to the rest of the gathering time.
+ * May entries (applied, target] wait to gather into a larger batch
+ * (APPLY_GATHER_MS)?  Only on a follower with fewer than a full batch,
+ * when no backend of this node waits for them and no snapshot is asked
+ * for.  Caller holds McRaft->lock.
  */
 static bool
-apply_now(uint64 applied, uint64 target, TimestampTz *since, long *wait_ms)
+may_gather(uint64 applied, uint64 target)
 {
-	bool		now;
 	int			i;
-	TimestampTz ts = GetCurrentTimestamp();
-	long		secs;
-	int			usecs;
 
-	if (*since == 0)
-		*since = ts;
-	LWLockAcquire(McRaft->lock, LW_SHARED);
-	now = McRaft->status.role == MC_RAFT_LEADER ||
+	if (McRaft->status.role == MC_RAFT_LEADER ||
 		target - applied >= APPLY_BATCH ||
 		McRaft->apply_wanted > applied ||
-		McRaft->snapshot_requested;
-	for (i = 0; !now && i < McRaft->nslots; i++)
+		McRaft->snapshot_requested)
+		return false;
+	for (i = 0; i < McRaft->nslots; i++)
 	{
 		McRaftSlot *s = &McRaft->slots[i];
 
-		now = s->kind == MC_REQ_PROPOSE &&
-			(s->state == MC_SLOT_PENDING || s->state == MC_SLOT_ACCEPTED);
+		if (s->kind == MC_REQ_PROPOSE &&
+			(s->state == MC_SLOT_PENDING || s->state == MC_SLOT_ACCEPTED))
+			return false;
 	}
-	LWLockRelease(McRaft->lock);
-	TimestampDifference(*since, ts, &secs, &usecs);
-	*wait_ms = APPLY_GATHER_MS - (secs * 1000 + usecs / 1000);
-	return now || *wait_ms <= 0;
+	return true;
 }
 
 /* In a transaction: store a snapshot of the replicated tables. */
@@ -477,9 +470,8 @@ mc_apply_worker_main(Datum arg)
 	ApplyBatch *b;
 	uint64		applied = UINT64_MAX;
 	TimestampTz last_snap = GetCurrentTimestamp();
-	TimestampTz gather_since = 0;	/* see apply_now() */
+	TimestampTz gather_since = 0;	/* a follower began gathering (0: not) */
 	TimestampTz stats_due = 0;	/* see mc_worker_flush_stats() */
-	long		gather_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -504,6 +496,7 @@ mc_apply_worker_main(Datum arg)
 	while (!ShutdownRequestPending)
 	{
 		uint64		target;
+		bool		gather;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -528,16 +521,25 @@ mc_apply_worker_main(Datum arg)
 		/* an installed snapshot moved the state machine forward */
 		if (applied != UINT64_MAX && McRaft->applied_index > applied)
 			applied = McRaft->applied_index;
+		gather = applied != UINT64_MAX && target > applied && may_gather(applied, target);
 		LWLockRelease(McRaft->lock);
 
-		if (applied != UINT64_MAX && target > applied &&
-			!apply_now(applied, target, &gather_since, &gather_ms))
+		if (gather)
 		{
 			/* a follower gathering entries: wait for more, or a waiter */
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 gather_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			continue;
+			TimestampTz now = GetCurrentTimestamp();
+			long		left;
+
+			if (gather_since == 0)
+				gather_since = now;
+			left = APPLY_GATHER_MS - (long) ((now - gather_since) / 1000);
+			if (left > 0)
+			{
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 left, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				continue;
+			}
 		}
 		gather_since = 0;
 		if (applied != UINT64_MAX && target > applied)

@@ -28,7 +28,7 @@ static SPIPlanPtr hs_plan = NULL;
 
 /*
  * An upper bound of the highest index stored in _raft_log, as this process
- * last wrote or read it; unknown (false) until the log is loaded.  An
+ * last wrote or read it; UINT64_MAX (no bound) until the log is loaded.  An
  * append wholly above it cannot meet a stored row, so it needs no
  * ON CONFLICT (append_direct).  A rolled-back append leaves the
  * table below the bound (harmless: the next append may upsert needlessly);
@@ -36,8 +36,7 @@ static SPIPlanPtr hs_plan = NULL;
  * exits on any error and reloads, and even then a direct append meeting a
  * row fails on the primary key, it never overwrites.
  */
-static bool stored_last_known = false;
-static uint64 stored_last = 0;
+static uint64 stored_last = UINT64_MAX;
 
 /* A bytea datum holding a copy of buf[0..len). */
 static Datum
@@ -167,7 +166,6 @@ mc_logstore_load(McLogLoaded *out, MemoryContext callerctx)
 	}
 	out->n_entries = SPI_processed;
 	stored_last = out->snap.index + out->n_entries;
-	stored_last_known = true;
 }
 
 /* DELETE the suffix starting at `from`. */
@@ -278,8 +276,7 @@ mc_logstore_append(const mc_raft_entry *entries, size_t n)
 		return;
 	if (n > (size_t) MaxAllocSize / sizeof(Datum))
 		elog(ERROR, "mailcluster: too many Raft entries in one batch (%zu)", n);
-	if (stored_last_known && entries[0].index > stored_last &&
-		append_direct(entries, n))
+	if (entries[0].index > stored_last && append_direct(entries, n))
 	{
 		stored_last = entries[n - 1].index;
 		return;

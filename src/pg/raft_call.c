@@ -157,6 +157,24 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 	return done;
 }
 
+/*
+ * A follower's apply worker may be gathering entries into a batch
+ * (apply_worker.c): ask it to apply up to idx now.
+ */
+static void
+ask_apply(uint64 idx)
+{
+	Latch	   *apply_latch;
+
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (McRaft->apply_wanted < idx)
+		McRaft->apply_wanted = idx;
+	apply_latch = McRaft->apply_latch;
+	LWLockRelease(McRaft->lock);
+	if (apply_latch)
+		SetLatch(apply_latch);
+}
+
 /* Wait on applied_cv until applied_index >= idx. */
 bool
 mc_raft_wait_applied(uint64 idx, int timeout_ms)
@@ -164,24 +182,10 @@ mc_raft_wait_applied(uint64 idx, int timeout_ms)
 	TimestampTz deadline = timeout_ms >= 0 ?
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms) : 0;
 	bool		ok = false;
+	bool		asked = false;
 
 	if (McRaft == NULL)
 		return false;
-	/* a follower's apply worker may be gathering a batch: ask for idx now */
-	{
-		Latch	   *apply_latch = NULL;
-
-		LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
-		if (McRaft->applied_index < idx)
-		{
-			if (McRaft->apply_wanted < idx)
-				McRaft->apply_wanted = idx;
-			apply_latch = McRaft->apply_latch;
-		}
-		LWLockRelease(McRaft->lock);
-		if (apply_latch)
-			SetLatch(apply_latch);
-	}
 	ConditionVariablePrepareToSleep(&McRaft->applied_cv);
 	for (;;)
 	{
@@ -192,6 +196,11 @@ mc_raft_wait_applied(uint64 idx, int timeout_ms)
 		LWLockRelease(McRaft->lock);
 		if (ok)
 			break;
+		if (!asked)
+		{
+			ask_apply(idx);
+			asked = true;
+		}
 		if (timeout_ms >= 0)
 		{
 			left = ms_left(deadline);

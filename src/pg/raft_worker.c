@@ -140,6 +140,7 @@ void
 mc_raft_worker_main(Datum arg)
 {
 	McRaftWorker *w;
+	TimestampTz stats_due;		/* see mc_worker_flush_stats() */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -173,9 +174,9 @@ mc_raft_worker_main(Datum arg)
 					w->id, w->standalone ? "standalone" : "clustered", w->tick_ms)));
 
 	w->next_tick = GetCurrentTimestamp();
+	stats_due = 0;
 	while (!ShutdownRequestPending)
 	{
-		static TimestampTz stats_due = 0;
 		long		timeout;
 
 		CHECK_FOR_INTERRUPTS();
