@@ -67,6 +67,10 @@ for my $step (@steps)
 	# new handshakes under this step's rings: restart one node (in turn)
 	my $r = $nodes[ $i++ % 3 ];
 	$r->restart;
+	# as a client would (MC003's hint): write once every node knows a
+	# leader; the restarted node may have been the leader, then one is elected
+	ok(!grep({ !defined wait_for($_, 'SELECT mailcluster.leader() IS NOT NULL', 30) } @nodes),
+		"$what: every node knows a leader after restarting " . $r->name);
 	is(write_everywhere("step$i", \@nodes), 'ok',
 		"$what: after restarting " . $r->name . ', a write commits and reaches all nodes');
 }
