@@ -324,6 +324,8 @@ SELECT id, name, created_idx FROM mailcluster.accounts ORDER BY id;
 SELECT id, name, role FROM mailcluster.mailboxes WHERE account_id = 'A7k' ORDER BY sort_order;
 -- ids derive from the index: base32, and per-command counters
 SELECT mailcluster._b32(0), mailcluster._b32(1), mailcluster._b32(31), mailcluster._b32(32), mailcluster._b32(1002);
+SELECT mailcluster._b32(9223372036854775807);
+SELECT mailcluster._b32(-1);
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION jr(jsonb);

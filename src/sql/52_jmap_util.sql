@@ -4,22 +4,7 @@
 
 -- Lower-case RFC 4648 base32 (no padding) of a non-negative integer.
 CREATE FUNCTION mailcluster._b32(n bigint) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT AS $$
-DECLARE
-    alphabet constant text := 'abcdefghijklmnopqrstuvwxyz234567';
-    s text := '';
-BEGIN
-    IF n < 0 THEN
-        RAISE EXCEPTION 'negative value % has no base32 form', n
-            USING ERRCODE = 'numeric_value_out_of_range';
-    END IF;
-    LOOP
-        s := substr(alphabet, (n % 32)::int + 1, 1) || s;
-        n := n / 32;
-        EXIT WHEN n = 0;
-    END LOOP;
-    RETURN s;
-END $$;
+AS 'MODULE_PATHNAME', 'mc_apply_b32' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Raft index of the command being applied (C, apply_dispatch.c).
 -- Contract: only inside _apply; raises object_not_in_prerequisite_state
