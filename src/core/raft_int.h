@@ -129,6 +129,9 @@ struct mc_raft
 	bool		bcast_pending;	/* leader: send appends at the next ready
 								 * (new entries and/or a new commit index),
 								 * one message per follower for all of them */
+	bool		read_round_pending;	/* leader: reads wait for a heartbeat
+									 * round, sent at the next ready: one
+									 * round for all reads taken meanwhile */
 	uint64_t	ready_stable;
 	uint64_t	ready_applied;
 };

@@ -6,7 +6,9 @@
  * sent after the read arrived, which proves no newer leader existed then.
  * Followers ask the leader and get the index back.  Rounds are numbered
  * (read_seq); a heartbeat carries the round, an answer acknowledges every
- * round up to it.
+ * round up to it.  The heartbeat of a round leaves at the next ready, so
+ * every read taken before it (proposals and requests of one host loop)
+ * shares one round: it was sent after each of them arrived.
  */
 #include "raft_int.h"
 
@@ -82,7 +84,7 @@ submit(mc_raft *r, uint64_t context, uint32_t from)
 		return;
 	}
 	*p = rd;
-	mc_raft_bcast_heartbeat(r, rd.seq);
+	r->read_round_pending = true;	/* mc_raft_ready starts the round */
 }
 
 int

@@ -410,6 +410,37 @@ test_read_index(void)
 	tc_free(&c);
 }
 
+/* Reads taken together share one heartbeat round: one heartbeat per
+ * follower, sent after all of them arrived, answers every one of them. */
+static void
+test_reads_share_a_round(void)
+{
+	tc_cluster	c;
+	size_t		hb = 0;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	tc_propose(&c, 1, 1, NULL);
+	tc_flush(&c);
+	tc_drop_all(&c);
+	for (uint64_t ctx = 100; ctx < 105; ctx++)
+		CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 1), ctx), MC_RAFT_OK);
+	tc_settle(&c);
+	for (size_t k = 0; k < c.nq; k++)
+		if (c.q[k].type == MC_RAFT_MSG_HEARTBEAT_REQ)
+			hb++;
+	CHECK_EQ_INT(hb, 2);
+	tc_flush(&c);
+	CHECK_EQ_INT(c.nodes[0].n_reads, 5);
+	for (int i = 0; i < c.nodes[0].n_reads && i < 5; i++)
+	{
+		CHECK_EQ_INT(c.nodes[0].reads[i].context, 100 + i);
+		CHECK(!c.nodes[0].reads[i].failed);
+	}
+	tc_free(&c);
+}
+
 /* R24: a new leader holds reads until it has committed an entry of its
  * own term. */
 static void
@@ -617,6 +648,7 @@ main(void)
 	RUN(test_change_waits_for_term_commit);
 	RUN(test_removal);
 	RUN(test_read_index);
+	RUN(test_reads_share_a_round);
 	RUN(test_read_waits_for_term_commit);
 	RUN(test_transfer);
 	RUN(test_request_ids);
