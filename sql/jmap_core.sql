@@ -326,6 +326,17 @@ SELECT id, name, role FROM mailcluster.mailboxes WHERE account_id = 'A7k' ORDER 
 SELECT mailcluster._b32(0), mailcluster._b32(1), mailcluster._b32(31), mailcluster._b32(32), mailcluster._b32(1002);
 SELECT mailcluster._b32(9223372036854775807);
 SELECT mailcluster._b32(-1);
+-- jsonb helpers in C (jmap_json.c): top-level JSON nulls dropped, nested kept
+SELECT mailcluster._compact(NULL), mailcluster._compact('{"x": null}'),
+       mailcluster._compact('{"a": null, "b": 1, "c": {"d": null}, "e": [null]}');
+SELECT mailcluster._compact('[1]');
+-- keywords: lower-cased, values true, RFC 8621 4.1.1 characters only
+SELECT j, mailcluster._keywords(j)
+  FROM (VALUES (NULL::jsonb), ('null'), ('[]'), ('{"$Seen": true, "A": true}'), ('{"$seen": true, "$SEEN": true}'),
+               ('{"x": false}'), ('{"x": "true"}'), ('{"a b": true}'), ('{"a(": true}'), ('{"a]": true}'),
+               ('{"a}": true}'), ('{"a\\": true}'), ('{"é": true}'), ('{"": true}')) AS t(j);
+SELECT mailcluster._keywords(jsonb_build_object(repeat('k', 255), true)) IS NOT NULL AS ok_255,
+       mailcluster._keywords(jsonb_build_object(repeat('k', 256), true)) IS NULL AS refused_256;
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION jr(jsonb);

@@ -126,7 +126,4 @@ $$;
 -- Drop the top-level keys whose value is NULL or JSON null (nested nulls,
 -- such as "keywords/$seen": null in a patch, are kept).
 CREATE FUNCTION mailcluster._compact(o jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(jsonb_object_agg(key, value), '{}')
-      FROM jsonb_each(o) WHERE jsonb_typeof(value) <> 'null';
-$$;
+AS 'MODULE_PATHNAME', 'mc_jmap_compact' LANGUAGE C IMMUTABLE PARALLEL SAFE;   -- jmap_json.c

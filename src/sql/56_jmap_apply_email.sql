@@ -10,26 +10,10 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Normalise and check a JMAP keywords object: lower-cased keys, values true.
--- Returns NULL when it is not valid.  (PL/pgSQL: its queries are planned
--- once per process; as a SQL function with subqueries it was planned on
--- every call.)
+-- Returns NULL when it is not valid.  In C (jmap_json.c): every keyword
+-- change applies it on every node.
 CREATE FUNCTION mailcluster._keywords(kw jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-    IF kw IS NULL OR jsonb_typeof(kw) = 'null' THEN
-        RETURN '{}'::jsonb;
-    END IF;
-    IF jsonb_typeof(kw) <> 'object' THEN
-        RETURN NULL;
-    END IF;
-    IF EXISTS (SELECT 1 FROM jsonb_each(kw) e
-                WHERE e.value <> 'true'::jsonb
-                   OR e.key !~ '^[\x21-\x7e]{1,255}$'
-                   OR e.key ~ '[(){\]%*"\\]') THEN
-        RETURN NULL;
-    END IF;
-    RETURN (SELECT coalesce(jsonb_object_agg(lower(e.key), true), '{}') FROM jsonb_each(kw) e);
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_keywords' LANGUAGE C IMMUTABLE PARALLEL SAFE;   -- jmap_json.c
 -- Mailbox ids (jsonb {id: true} or ["id"]) resolved and checked against the
 -- account; NULL when empty, malformed or naming an unknown mailbox.
 CREATE FUNCTION mailcluster._mailbox_ids(account text, m jsonb, cids jsonb) RETURNS text[]
