@@ -93,6 +93,7 @@ mc_raft_take_requests(McRaftWorker *w)
 				slot_done(s, rc, 0);
 				break;
 			case MC_REQ_READ_INDEX:
+				McRaft->n_read_index++;
 				rc = mc_raft_read_index(w->core, s->request_id);
 				if (rc == MC_RAFT_OK)
 					s->state = MC_SLOT_ACCEPTED;

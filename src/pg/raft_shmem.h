@@ -111,6 +111,7 @@ typedef struct McRaftShared
 
 	/* counters for the metrics view (monotonic) */
 	uint64		n_proposals;
+	uint64		n_read_index;	/* read-index requests taken (read barriers) */
 	uint64		n_proposals_failed;
 	uint64		n_commits;
 	uint64		n_applied;

@@ -178,6 +178,7 @@ mc_raft_metrics_sql(PG_FUNCTION_ARGS)
 		(double) (McRaft->commit_for_apply - McRaft->applied_index) : 0;
 	m[n].name = "raft_last_log_index"; m[n++].v = (double) McRaft->status.last_index;
 	m[n].name = "raft_proposals_total"; m[n++].v = (double) McRaft->n_proposals;
+	m[n].name = "raft_read_index_total"; m[n++].v = (double) McRaft->n_read_index;
 	m[n].name = "raft_commits_total"; m[n++].v = (double) McRaft->n_commits;
 	m[n].name = "raft_applied_total"; m[n++].v = (double) McRaft->n_applied;
 	m[n].name = "raft_elections_total"; m[n++].v = (double) McRaft->n_elections;

@@ -121,6 +121,29 @@ BEGIN
     END;
 END $$;
 
+-- The read barrier of a linearizable jmap() request: NULL once a read
+-- index confirmed by the leader is applied here, else the message of the
+-- MC001/MC003 that prevented it (the request's calls then answer
+-- serverUnavailable).
+CREATE FUNCTION mailcluster._jmap_fence() RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    msg text;
+BEGIN
+    PERFORM mailcluster.read_barrier();
+    RETURN NULL;
+EXCEPTION WHEN SQLSTATE 'MC001' OR SQLSTATE 'MC003' THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RETURN msg;
+END $$;
+REVOKE ALL ON FUNCTION mailcluster._jmap_fence() FROM PUBLIC;
+
+-- May jmap() skip its up-front read barrier for these method calls?  True
+-- when every call is an Email/set or a Mailbox/set without "create": their
+-- results come from the apply of their command (C, jmap_json.c).
+CREATE FUNCTION mailcluster._jmap_write_only(calls jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'mc_jmap_write_only' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- Process an RFC 8620 Request; returns the Response (or a request-level
 -- problem object for notRequest / unknownCapability).  Each write method
 -- is one command; with a request_id, a retry returns the first response
@@ -142,6 +165,7 @@ DECLARE
     out jsonb;
     stored jsonb;
     fence_err text;
+    fence_owed boolean;
 BEGIN
     IF request_id IS NOT NULL THEN
         SELECT r.response INTO stored FROM mailcluster._responses r
@@ -170,14 +194,14 @@ BEGIN
     -- method reads, wait for a read index confirmed by the leader and applied
     -- here (read_barrier), so a read sees every write acknowledged before the
     -- request started, on any node.  local: read what this node has applied.
-    IF jsonb_array_length(request->'methodCalls') > 0
-       AND coalesce(current_setting('mailcluster.read_consistency', true), 'linearizable') = 'linearizable' THEN
-        BEGIN
-            PERFORM mailcluster.read_barrier();
-        EXCEPTION WHEN SQLSTATE 'MC001' OR SQLSTATE 'MC003' THEN
-            -- no leader confirmed our read index: every call is unavailable
-            GET STACKED DIAGNOSTICS fence_err = MESSAGE_TEXT;
-        END;
+    -- A request of updates and destroys only (_jmap_write_only) reads nothing
+    -- before its proposals but whether the account exists: it skips the
+    -- barrier, and an accountNotFound is answered only after one.
+    fence_owed := jsonb_array_length(request->'methodCalls') > 0
+       AND coalesce(current_setting('mailcluster.read_consistency', true), 'linearizable') = 'linearizable';
+    IF fence_owed AND NOT mailcluster._jmap_write_only(request->'methodCalls') THEN
+        fence_err := mailcluster._jmap_fence();
+        fence_owed := false;
     END IF;
     created := coalesce(request->'createdIds', '{}');
     FOR call IN SELECT value FROM jsonb_array_elements(request->'methodCalls') LOOP
@@ -190,6 +214,18 @@ BEGIN
                        jsonb_build_object('type', 'serverUnavailable', 'description', fence_err));
         ELSE
             res := mailcluster._jmap_call(call->>0, call->1, ctx, responses);
+            IF fence_owed AND res->>'name' = 'error' AND res->'args'->>'type' = 'accountNotFound' THEN
+                -- the account may exist but not be applied here yet: a write-only
+                -- call raises this before proposing anything, so it is re-run
+                fence_err := mailcluster._jmap_fence();
+                fence_owed := false;
+                IF fence_err IS NULL THEN
+                    res := mailcluster._jmap_call(call->>0, call->1, ctx, responses);
+                ELSE
+                    res := jsonb_build_object('name', 'error', 'args',
+                               jsonb_build_object('type', 'serverUnavailable', 'description', fence_err));
+                END IF;
+            END IF;
         END IF;
         IF res ? 'createdIds' AND jsonb_typeof(res->'createdIds') = 'object' THEN
             created := created || (res->'createdIds');

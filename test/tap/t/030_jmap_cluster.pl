@@ -17,7 +17,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(ports make_node wait_for agreed_leader checksums jmap jget eml);
+use MCTest qw(ports make_node wait_for agreed_leader checksums metric jmap jget eml);
 
 my $key = 'tap-jmap-secret-0123456789abcdef';
 my @gport = ports(21300, 3);
@@ -57,6 +57,31 @@ my $projects = jget($F2, $set, '{methodResponses,0,1,created,p,id}');
 like($projects, qr/^M/, "Mailbox/set on a follower created $projects");
 $set = jmap($F1, qq([["Email/set", {"accountId": "$acct", "update": {"$e1": {"keywords/\$seen": true, "mailboxIds/$projects": true}}}, "0"]]));
 is(jget($F1, $set, '{methodResponses,0,1,updated}'), qq({"$e1": null}), 'Email/set on the other follower updated the email');
+
+# ---- write-only requests and the read barrier ---------------------------
+# A request of updates and destroys only takes no read barrier (its results
+# come from the apply); any read takes one; an accountNotFound is answered
+# only after one, so an account acknowledged elsewhere but not yet applied
+# here is never reported missing.
+sub read_indexes { return metric($_[0], 'raft_read_index_total') }
+my $ri0 = read_indexes($F1);
+my $upd = jmap($F1, qq([["Email/set", {"accountId": "$acct", "update": {"$e1": {"keywords/\$seen": true}}}, "0"]]));
+is(jget($F1, $upd, '{methodResponses,0,1,updated}'), qq({"$e1": null}), 'a write-only Email/set on a follower updates');
+is(read_indexes($F1), $ri0, 'a write-only request took no read barrier');
+jmap($F1, qq([["Email/get", {"accountId": "$acct", "ids": ["$e1"], "properties": ["keywords"]}, "0"]]));
+is(read_indexes($F1), $ri0 + 1, 'a read took one read barrier');
+my $nope = jmap($F1, q([["Email/set", {"accountId": "Anope", "update": {"Ex": {"keywords/$seen": true}}}, "0"]]));
+is(jget($F1, $nope, '{methodResponses,0,1,type}'), 'accountNotFound', 'a write-only request to an unknown account: accountNotFound');
+is(read_indexes($F1), $ri0 + 2, 'that accountNotFound was confirmed by a read barrier first');
+my @fresh_answers;
+for my $k (1 .. 10)
+{
+	my $fresh = $L->safe_psql('postgres', qq{SELECT mailcluster.account_create('fresh-$k')});
+	my $r = jmap($F1, qq([["Email/set", {"accountId": "$fresh", "update": {"Ex": {"keywords/\$seen": true}}}, "0"]]));
+	push @fresh_answers, jget($F1, $r, '{methodResponses,0,0}') . ':' . (jget($F1, $r, '{methodResponses,0,1,notUpdated,Ex,type}') // '');
+}
+is(join(' ', sort { $a cmp $b } keys %{ { map { $_ => 1 } @fresh_answers } }), 'Email/set:notFound',
+	'accounts just created through the leader are found by write-only requests on a follower (10 tries)');
 
 # thread-b links thread-a and thread-c: their threads merge, on every node alike
 my $e4 = $L->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('thread-b') . ')');
