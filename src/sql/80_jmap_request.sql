@@ -34,12 +34,15 @@ CREATE FUNCTION mailcluster._invoke(fn regprocedure, a jsonb, b jsonb) RETURNS j
 AS 'MODULE_PATHNAME', 'mc_invoke' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION mailcluster._invoke(regprocedure, jsonb, jsonb) FROM PUBLIC;
 
--- RFC 8620 §3.6.1 request-level error (a problem details object).
-CREATE FUNCTION mailcluster._jmap_problem(typ text, detail text) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT jsonb_build_object('type', 'urn:ietf:params:jmap:error:' || typ,
-                              'status', 400, 'detail', detail);
-$$;
+-- NULL when request is a Request object jmap() can run, else its problem
+-- object: notRequest, or unknownCapability for the first capability of
+-- "using" not implemented here (C, jmap_request.c).
+CREATE FUNCTION mailcluster._jmap_request_problem(request jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mc_jmap_request_problem' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Do a method call's arguments hold a "#name" back-reference? (C)
+CREATE FUNCTION mailcluster._jmap_has_backrefs(args jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'mc_jmap_has_backrefs' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- Resolve the back-references ("#name": ResultReference) of one call's
 -- arguments against the responses so far.  Raises invalidArguments when
@@ -94,7 +97,9 @@ BEGIN
         RETURN jsonb_build_object('name', 'error', 'args', jsonb_build_object('type', 'unknownMethod'));
     END IF;
     BEGIN
-        args := mailcluster._jmap_backrefs(args, responses);
+        IF mailcluster._jmap_has_backrefs(args) THEN
+            args := mailcluster._jmap_backrefs(args, responses);
+        END IF;
         res := mailcluster._invoke(to_regprocedure(m.fn || '(jsonb,jsonb)'), args, ctx);
         RETURN res;
     EXCEPTION
@@ -152,8 +157,6 @@ AS 'MODULE_PATHNAME', 'mc_jmap_write_only' LANGUAGE C IMMUTABLE STRICT PARALLEL 
 CREATE FUNCTION mailcluster.jmap(request jsonb, request_id text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    known constant text[] := ARRAY['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'];
-    cap text;
     call jsonb;
     n int := 0;
     created jsonb;
@@ -172,24 +175,10 @@ BEGIN
          WHERE r.request_id = 'jmap:' || jmap.request_id;
         IF FOUND THEN RETURN stored; END IF;
     END IF;
-    IF request IS NULL OR jsonb_typeof(request) <> 'object'
-       OR jsonb_typeof(request->'using') IS DISTINCT FROM 'array'
-       OR jsonb_typeof(request->'methodCalls') IS DISTINCT FROM 'array'
-       OR (request ? 'createdIds' AND jsonb_typeof(request->'createdIds') <> 'object')
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(request->'using') u WHERE jsonb_typeof(u) <> 'string')
-       OR EXISTS (SELECT 1 FROM jsonb_array_elements(request->'methodCalls') c
-                   WHERE jsonb_typeof(c) <> 'array' OR jsonb_array_length(c) <> 3
-                      OR jsonb_typeof(c->0) <> 'string' OR jsonb_typeof(c->1) <> 'object'
-                      OR jsonb_typeof(c->2) <> 'string') THEN
-        RETURN mailcluster._jmap_problem('notRequest',
-            'The request must be an object with "using" (strings) and "methodCalls" ([name, arguments, call id] triples).');
+    out := mailcluster._jmap_request_problem(request);   -- notRequest / unknownCapability
+    IF out IS NOT NULL THEN
+        RETURN out;
     END IF;
-    FOR cap IN SELECT jsonb_array_elements_text(request->'using') LOOP
-        IF NOT cap = ANY (known) THEN
-            RETURN mailcluster._jmap_problem('unknownCapability',
-                format('The server does not support the capability "%s".', cap));
-        END IF;
-    END LOOP;
     -- mailcluster.read_consistency = linearizable (the default): before any
     -- method reads, wait for a read index confirmed by the leader and applied
     -- here (read_barrier), so a read sees every write acknowledged before the
@@ -230,7 +219,9 @@ BEGIN
         IF res ? 'createdIds' AND jsonb_typeof(res->'createdIds') = 'object' THEN
             created := created || (res->'createdIds');
         END IF;
-        wrote := wrote OR EXISTS (SELECT 1 FROM mailcluster._jmap_methods WHERE name = call->>0 AND writes);
+        IF request_id IS NOT NULL AND NOT wrote THEN
+            wrote := EXISTS (SELECT 1 FROM mailcluster._jmap_methods WHERE name = call->>0 AND writes);
+        END IF;
         -- a call that may not have completed must be retried, not replayed
         incomplete := incomplete OR (res->>'name' = 'error' AND res->'args'->>'type'
                                      IN ('serverPartialFail', 'serverUnavailable', 'serverFail'));
