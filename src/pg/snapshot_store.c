@@ -49,14 +49,13 @@
 #include "utils/snapmgr.h"
 
 #include "raft_settings.h"
+#include "snap_codec.h"
 #include "snapshot_store.h"
 #include "spi_plans.h"
 
 #define SNAP_FORMAT			1
 #define SNAP_CHUNK_MAX		(256 * 1024)	/* chunk target, bytes */
 #define SNAP_CHUNK_MIN		4096	/* raft_batch_max can go no lower */
-#define SNAP_REC_HDR		5		/* u8 kind + u32 length */
-#define SNAP_REC_LIMIT		(64 * 1024 * 1024)	/* sanity bound of one record */
 #define SNAP_FETCH_ROWS		64		/* table rows per cursor fetch */
 #define SNAP_BATCH_ROWS		100		/* decoded rows per INSERT */
 #define SNAP_BATCH_BYTES	(1024 * 1024)
@@ -114,19 +113,13 @@ put_u64(StringInfo s, uint64 v)
 	put_u32(s, (uint32) v);
 }
 
-/* The big-endian u32 at p (4 readable bytes). */
-static uint32
-get_u32_at(const uint8 *p)
-{
-	return ((uint32) p[0] << 24) | ((uint32) p[1] << 16) | ((uint32) p[2] << 8) | p[3];
-}
-
-/* A record's payload being parsed: bounds-checked reads, ERROR on overrun. */
+/*
+ * A record's payload being parsed: the bounds-checked reads of snap_codec.c
+ * (fuzzed without PostgreSQL), each false turned into an ERROR here.
+ */
 typedef struct RecCursor
 {
-	uint8	   *p;
-	uint32		len;
-	uint32		pos;
+	mc_snap_cursor cur;
 	char		kind;
 } RecCursor;
 
@@ -140,16 +133,20 @@ corrupt(const char *what, char kind)
 			 errdetail("In a record of kind '%c'.", kind ? kind : '?')));
 }
 
+static void
+overrun(const RecCursor *c)
+{
+	corrupt("a record is shorter than its contents", c->kind);
+}
+
 /* The next n bytes of the payload; ERROR when fewer are left. */
 static const uint8 *
 rc_take(RecCursor *c, uint32 n)
 {
-	const uint8 *p;
+	const uint8_t *p;
 
-	if (n > c->len - c->pos)
-		corrupt("a record is shorter than its contents", c->kind);
-	p = c->p + c->pos;
-	c->pos += n;
+	if (!mc_snap_take(&c->cur, n, &p))
+		overrun(c);
 	return p;
 }
 
@@ -157,35 +154,44 @@ rc_take(RecCursor *c, uint32 n)
 static uint16
 rc_u16(RecCursor *c)
 {
-	const uint8 *p = rc_take(c, 2);
+	uint16_t	v;
 
-	return (uint16) ((p[0] << 8) | p[1]);
+	if (!mc_snap_u16(&c->cur, &v))
+		overrun(c);
+	return v;
 }
 
 /* The next big-endian u32 of the payload. */
 static uint32
 rc_u32(RecCursor *c)
 {
-	return get_u32_at(rc_take(c, 4));
+	uint32_t	v;
+
+	if (!mc_snap_u32(&c->cur, &v))
+		overrun(c);
+	return v;
 }
 
 /* The next big-endian u64 of the payload. */
 static uint64
 rc_u64(RecCursor *c)
 {
-	uint64		hi = rc_u32(c);
+	uint64_t	v;
 
-	return (hi << 32) | rc_u32(c);
+	if (!mc_snap_u64(&c->cur, &v))
+		overrun(c);
+	return v;
 }
 
 /* A u16-length-prefixed string, palloc'd and NUL-terminated. */
 static char *
 rc_str(RecCursor *c)
 {
-	uint16		n = rc_u16(c);
-	const uint8 *p = rc_take(c, n);
+	mc_snap_slice s;
 
-	return pnstrdup((const char *) p, n);
+	if (!mc_snap_str(&c->cur, &s))
+		overrun(c);
+	return pnstrdup((const char *) s.p, s.len);
 }
 
 /* ---- value encodings ---------------------------------------------------- */
@@ -272,7 +278,7 @@ typedef struct SnapWriter
 static void
 w_record(SnapWriter *w, char kind, const char *data, uint32 len)
 {
-	Assert(w->chunk.len + SNAP_REC_HDR + len <= w->target);
+	Assert(w->chunk.len + MC_SNAP_REC_HDR + len <= w->target);
 	put_u8(&w->chunk, (uint8) kind);
 	put_u32(&w->chunk, len);
 	appendBinaryStringInfo(&w->chunk, data, len);
@@ -320,7 +326,7 @@ w_flush(SnapWriter *w)
 static void
 w_small_record(SnapWriter *w, char kind, const char *data, uint32 len)
 {
-	if (w->chunk.len + SNAP_REC_HDR + len > w->target)
+	if (w->chunk.len + MC_SNAP_REC_HDR + len > w->target)
 		w_flush(w);
 	w_record(w, kind, data, len);
 }
@@ -334,11 +340,11 @@ w_row(SnapWriter *w, const char *row, uint32 len)
 {
 	uint32		pos = 0;
 
-	if (w->chunk.len + SNAP_REC_HDR + len > w->target && (uint32) w->chunk.len > w->head_len)
+	if (w->chunk.len + MC_SNAP_REC_HDR + len > w->target && (uint32) w->chunk.len > w->head_len)
 		w_flush(w);
 	for (;;)
 	{
-		uint32		space = w->target - w->chunk.len - SNAP_REC_HDR;
+		uint32		space = w->target - w->chunk.len - MC_SNAP_REC_HDR;
 
 		if (len - pos <= space)
 		{
@@ -385,14 +391,14 @@ w_table_head(SnapWriter *w, const char *name, TupleDesc desc, DumpCol *cols)
 		appendStringInfoString(&p, tname);
 		put_u8(&p, c->enc);
 	}
-	if (SNAP_REC_HDR + p.len > w->target / 2)
+	if (MC_SNAP_REC_HDR + p.len > w->target / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("mailcluster: the snapshot header of table \"%s\" is too long for a chunk", name),
 				 errdetail("%d bytes; a chunk holds %u.", p.len, w->target),
 				 errhint("Raise mailcluster.raft_batch_max.")));
 	/* the chunk must not end with a lone header: close it when it would */
-	if (w->chunk.len + 2 * SNAP_REC_HDR + p.len > w->target)
+	if (w->chunk.len + 2 * MC_SNAP_REC_HDR + p.len > w->target)
 		w_flush(w);
 	resetStringInfo(&w->thead);
 	put_u8(&w->thead, 'T');
@@ -840,7 +846,8 @@ static bool
 r_record(SnapReader *r, RecCursor *c)
 {
 	bool		partial;
-	uint8	   *h = r_bytes(r, SNAP_REC_HDR, &partial);
+	uint8	   *h = r_bytes(r, MC_SNAP_REC_HDR, &partial);
+	uint8	   *p;
 	uint32		len;
 
 	if (h == NULL)
@@ -849,20 +856,17 @@ r_record(SnapReader *r, RecCursor *c)
 			corrupt("the stream ends inside a record header", 0);
 		return false;
 	}
-	c->kind = (char) h[0];
-	len = get_u32_at(h + 1);
-	if (len > SNAP_REC_LIMIT)
+	if (!mc_snap_header(h, &c->kind, &len))
 		corrupt("a record is longer than any chunk", c->kind);
-	c->p = r_bytes(r, len, &partial);
-	if (c->p == NULL)
+	p = r_bytes(r, len, &partial);
+	if (p == NULL)
 	{
 		if (len == 0)
-			c->p = (uint8 *) "";
+			p = (uint8 *) "";
 		else
 			corrupt("the stream ends inside a record", c->kind);
 	}
-	c->len = len;
-	c->pos = 0;
+	mc_snap_cursor_init(&c->cur, p, len);
 	return true;
 }
 
@@ -1071,7 +1075,7 @@ l_table(SnapLoader *l, RecCursor *c)
 		fmgr_info(fnoid, &col->fn);
 		types[i] = col->typ;
 	}
-	if (c->pos != c->len)
+	if (!mc_snap_at_end(&c->cur))
 		corrupt("a table header is longer than its columns", c->kind);
 	if (ncols == 0)
 		corrupt("a table without columns", c->kind);
@@ -1090,7 +1094,7 @@ static void
 l_row(SnapLoader *l, uint8 *p, uint32 len, char kind)
 {
 	LoadTable  *t = l->cur;
-	RecCursor	c = {p, len, 0, kind};
+	RecCursor	c;
 	int			i;
 	Datum	   *values;
 	char	   *nulls;
@@ -1098,6 +1102,8 @@ l_row(SnapLoader *l, uint8 *p, uint32 len, char kind)
 
 	if (t == NULL)
 		corrupt("a row before any table", kind);
+	mc_snap_cursor_init(&c.cur, p, len);
+	c.kind = kind;
 	if (l->values == NULL)
 		l_batch_arrays(l);
 	values = l->values + l->nbatch * t->ncols;
@@ -1106,19 +1112,22 @@ l_row(SnapLoader *l, uint8 *p, uint32 len, char kind)
 	for (i = 0; i < t->ncols; i++)
 	{
 		LoadCol    *col = &t->cols[i];
-		int32		n = (int32) rc_u32(&c);
+		mc_snap_slice sl;
+		bool		isnull;
 		uint8	   *v;
+		uint32		n;
 		char		save;
 
-		if (n == -1)
+		if (!mc_snap_value(&c.cur, &isnull, &sl))
+			corrupt("a value is cut short or has a negative length", kind);
+		if (isnull)
 		{
 			values[i] = (Datum) 0;
 			nulls[i] = 'n';
 			continue;
 		}
-		if (n < 0)
-			corrupt("a negative value length", kind);
-		v = (uint8 *) rc_take(&c, (uint32) n);
+		v = (uint8 *) sl.p;
+		n = sl.len;
 
 		/*
 		 * Receive functions want a terminated buffer (as record_recv gives
@@ -1152,7 +1161,7 @@ l_row(SnapLoader *l, uint8 *p, uint32 len, char kind)
 		nulls[i] = ' ';
 	}
 	MemoryContextSwitchTo(old);
-	if (c.pos != c.len)
+	if (!mc_snap_at_end(&c.cur))
 		corrupt("a row is longer than its columns", kind);
 	l->nbatch++;
 	l->rows++;
@@ -1200,12 +1209,12 @@ l_record(SnapLoader *l, RecCursor *c, uint64 index)
 		case 'P':
 			if (l->cur == NULL)
 				corrupt("a row before any table", c->kind);
-			appendBinaryStringInfo(&l->bigrow, (char *) c->p, c->len);
+			appendBinaryStringInfo(&l->bigrow, (const char *) c->cur.p, c->cur.len);
 			break;
 		case 'R':
 			if (l->bigrow.len > 0)
 			{
-				appendBinaryStringInfo(&l->bigrow, (char *) c->p, c->len);
+				appendBinaryStringInfo(&l->bigrow, (const char *) c->cur.p, c->cur.len);
 				l_row(l, (uint8 *) l->bigrow.data, l->bigrow.len, c->kind);
 				/* give the big buffer back rather than keep it for the rest */
 				pfree(l->bigrow.data);
@@ -1213,7 +1222,7 @@ l_record(SnapLoader *l, RecCursor *c, uint64 index)
 				l_flush(l);
 			}
 			else
-				l_row(l, c->p, c->len, c->kind);
+				l_row(l, (uint8 *) c->cur.p, c->cur.len, c->kind);
 			break;
 		case 'E':
 			{
