@@ -29,8 +29,8 @@ mc_raft_has_ready(const mc_raft *r)
 
 	if (r->in_ready)
 		return false;
-	if ((r->bcast_pending || r->read_round_pending) && r->role == MC_RAFT_LEADER)
-		return true;
+	if (r->bcast_pending || r->read_round_pending)
+		return true;			/* leader only: cleared on stepping down */
 	hard_state(r, &hs);
 	return r->out_msgs.n || r->out_reads.n || r->out_snapreq.n || r->out_chunks.n ||
 		r->install_pending || r->truncate_from || r->hs_sync ||

@@ -67,7 +67,8 @@ mc_raft_promotable(const mc_raft *r)
 	return mc_raft_election_conf(r, &c);
 }
 
-/* Leave the leader role: fail its reads, forget transfer and progress. */
+/* Leave the leader role: fail its reads, forget transfer, progress and
+ * the broadcasts it meant to send at the next ready. */
 static void
 leave_leadership(mc_raft *r)
 {
@@ -77,6 +78,8 @@ leave_leadership(mc_raft *r)
 	r->transfer_to = MC_RAFT_NONE;
 	r->n_prs = 0;
 	r->uncommitted = 0;
+	r->bcast_pending = false;
+	r->read_round_pending = false;
 }
 
 /*

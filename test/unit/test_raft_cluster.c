@@ -441,6 +441,39 @@ test_reads_share_a_round(void)
 	tc_free(&c);
 }
 
+/* A leader that steps down before its next ready sends no heartbeat for
+ * the read round it had pending, and fails the read. */
+static void
+test_read_round_dropped_on_step_down(void)
+{
+	tc_cluster	c;
+	mc_raft_msg m;
+	size_t		hb = 0;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	tc_propose(&c, 1, 1, NULL);
+	tc_flush(&c);
+	tc_drop_all(&c);
+	CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 1), 77), MC_RAFT_OK);
+	memset(&m, 0, sizeof(m));
+	m.type = MC_RAFT_MSG_HEARTBEAT_REQ;
+	m.from = 2;
+	m.to = 1;
+	m.term = tc_status(&c, 1).term + 1;
+	CHECK_EQ_INT(mc_raft_step(tc_r(&c, 1), &m), MC_RAFT_OK);
+	CHECK(tc_role(&c, 1) == MC_RAFT_FOLLOWER);
+	tc_settle(&c);
+	for (size_t k = 0; k < c.nq; k++)
+		if (c.q[k].from == 1 && c.q[k].type == MC_RAFT_MSG_HEARTBEAT_REQ)
+			hb++;
+	CHECK_EQ_INT(hb, 0);
+	CHECK_EQ_INT(c.nodes[0].n_reads, 1);
+	CHECK(c.nodes[0].n_reads == 1 && c.nodes[0].reads[0].failed);
+	tc_free(&c);
+}
+
 /* R24: a new leader holds reads until it has committed an entry of its
  * own term. */
 static void
@@ -649,6 +682,7 @@ main(void)
 	RUN(test_removal);
 	RUN(test_read_index);
 	RUN(test_reads_share_a_round);
+	RUN(test_read_round_dropped_on_step_down);
 	RUN(test_read_waits_for_term_commit);
 	RUN(test_transfer);
 	RUN(test_request_ids);
