@@ -134,5 +134,27 @@ ok(defined wait_for($tgt, "SELECT coalesce(array_length(learners, 1), 0) = 0 FRO
 my ($rc, $out, $err) = $tgt->psql('postgres', 'SELECT mailcluster.remove_node(77)');
 isnt($rc, 0, "removing a stranger is refused: $err");
 
+# the leader removes itself (R27): it commits the change, hands over, and
+# stays out (it is not added back), while the other three go on
+my @voters4 = (@nodes, $n4);
+my ($old) = grep { $_->safe_psql('postgres', 'SELECT role FROM mailcluster.raft_status') eq 'leader' } @voters4;
+my $old_id = $old->safe_psql('postgres', 'SELECT mailcluster.node_id()');
+my @rest = grep { $_ != $old } @voters4;
+my $cidx = $old->safe_psql('postgres', "SELECT mailcluster.remove_node($old_id)");
+ok($cidx > 0, "the leader (node $old_id) removed itself at index $cidx");
+ok(defined wait_for($rest[0], "SELECT leader_id IS NOT NULL AND leader_id <> $old_id FROM mailcluster.raft_status", 15, interval => 0.2),
+	'another node leads: ' . $rest[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status'));
+usleep(3_000_000);    # six membership rounds of the new leader
+my $new_lead = $rest[0]->safe_psql('postgres', 'SELECT leader_id FROM mailcluster.raft_status');
+my ($nl) = grep { $_->safe_psql('postgres', 'SELECT mailcluster.node_id()') eq $new_lead } @rest;
+is($nl->safe_psql('postgres', "SELECT $old_id = ANY(voters) OR $old_id = ANY(coalesce(learners, '{}')) FROM mailcluster.raft_status"),
+	'f', "three seconds later node $old_id is neither voter nor learner");
+is(join(',', sort map { $_->safe_psql('postgres', 'SELECT mailcluster.node_id()') } @rest), ids($nl, 'voters'),
+	'the voters are the other three');
+my $after = $rest[1]->safe_psql('postgres', "SELECT mailcluster.account_create('after-removal')");
+like($after, qr/^A/, "a write through a follower after the removal: $after");
+my %sums = checksums(\@rest, 20, retry => 20);
+is(scalar(keys %sums), 1, 'the remaining voters agree on state_checksum()');
+
 $_->stop for (@members, $n6);
 done_testing();
