@@ -399,15 +399,27 @@ SELECT length(mailcluster.blob_download('Aeb', r->>'blobId')) AS still_there FRO
 -- purge_run: the role holders propose the purges (this node holds what it holds now)
 SELECT mailcluster.blob_upload('Aec', 'scratch 2', 'text/plain') ->> 'size' AS scratch2;
 -- (which roles a regress node holds is the cluster layer's business: check against has_role)
+-- (the /changes horizon moves for the accounts that lost change rows, only)
+CREATE TABLE pr_before AS
+    SELECT a.id, a.purged_before, (SELECT count(*) FROM mailcluster.changes c WHERE c.account_id = a.id) AS n
+      FROM mailcluster.accounts a;
 CREATE TABLE pr AS SELECT mailcluster.purge_run(0, '0 seconds') AS r,
                           mailcluster.has_role('purge.stores') AS stores, mailcluster.has_role('purge.accounts') AS accounts;
+CREATE TABLE pr_after AS
+    SELECT b.id, b.purged_before AS before_p, a.purged_before AS after_p,
+           (SELECT count(*) FROM mailcluster.changes c WHERE c.account_id = b.id) < b.n AS lost_rows
+      FROM pr_before b JOIN mailcluster.accounts a USING (id);
 SELECT (jsonb_typeof(r->'blobs') = 'object') = stores AS blobs_iff_holder,
        (jsonb_typeof(r->'changes') = 'object') = accounts AS changes_iff_holder,
        NOT stores OR (r->'blobs'->>'deleted')::int = 1 AS one_blob_purged,
        NOT stores OR NOT EXISTS (SELECT 1 FROM mailcluster.blobs WHERE id = 'B' || encode(sha256('scratch 2'), 'hex')) AS scratch2_gone,
-       NOT accounts OR (SELECT bool_and(purged_before > 1) FROM mailcluster.accounts) AS horizon_moved
+       NOT accounts OR (SELECT bool_or(lost_rows) FROM pr_after) AS some_account_lost_rows,
+       NOT accounts OR (SELECT bool_and(CASE WHEN lost_rows THEN after_p > 1 ELSE after_p = before_p END) FROM pr_after)
+           AS horizon_moved_where_rows_went,
+       NOT accounts OR (r->'changes'->>'deleted')::bigint = (SELECT sum(n) FROM pr_before)
+           - (SELECT count(*) FROM mailcluster.changes) AS deleted_count_right
   FROM pr;
-DROP TABLE pr;
+DROP TABLE pr, pr_before, pr_after;
 SELECT mailcluster.purge_run(-1);
 
 -- ---- long texts: the log entry carries 64 KB of a body value, Email/get reads the rest from the blob ----
