@@ -337,6 +337,18 @@ SELECT j, mailcluster._keywords(j)
                ('{"a}": true}'), ('{"a\\": true}'), ('{"é": true}'), ('{"": true}')) AS t(j);
 SELECT mailcluster._keywords(jsonb_build_object(repeat('k', 255), true)) IS NOT NULL AS ok_255,
        mailcluster._keywords(jsonb_build_object(repeat('k', 256), true)) IS NULL AS refused_256;
+-- which requests may skip jmap()'s read barrier: Email/set and Mailbox/set without create, only
+SELECT c, mailcluster._jmap_write_only(c)
+  FROM (VALUES ('[]'::jsonb),
+               ('[["Email/set", {"update": {}}, "a"]]'),
+               ('[["Email/set", {"destroy": ["E1"]}, "a"], ["Mailbox/set", {"update": {}}, "b"]]'),
+               ('[["Email/set", {"create": {}}, "a"]]'),
+               ('[["Email/set", {"update": {}}, "a"], ["Email/get", {}, "b"]]'),
+               ('[["Email/set", [], "a"]]'),
+               ('[[1, {}, "a"]]'),
+               ('{}')) AS t(c);
+SELECT a, mailcluster._jmap_has_backrefs(a)
+  FROM (VALUES ('{}'::jsonb), ('{"ids": ["x"]}'), ('{"#ids": {"resultOf": "a"}}'), ('[]')) AS t(a);
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION jr(jsonb);
