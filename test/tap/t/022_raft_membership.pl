@@ -153,7 +153,7 @@ is(join(',', sort map { $_->safe_psql('postgres', 'SELECT mailcluster.node_id()'
 	'the voters are the other three');
 my $after = $rest[1]->safe_psql('postgres', "SELECT mailcluster.account_create('after-removal')");
 like($after, qr/^A/, "a write through a follower after the removal: $after");
-my %sums = checksums(\@rest, 20, retry => 20);
+%sums = checksums(\@rest, 20, retry => 20);
 is(scalar(keys %sums), 1, 'the remaining voters agree on state_checksum()');
 
 $_->stop for (@members, $n6);
