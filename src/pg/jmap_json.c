@@ -7,9 +7,6 @@
  *                                   ~80 us, as much as the method itself)
  *   mailcluster._keywords(kw jsonb) keyword validation in the apply of
  *                                   every keyword change, on every node
- *   mailcluster._jmap_write_only(calls jsonb)
- *                                   may jmap() skip its up-front read
- *                                   barrier for these method calls?
  *
  * Both are pure functions of their argument (IMMUTABLE) and keep the
  * results of the SQL versions they replace (pg_regress jmap_* checks them).
@@ -22,7 +19,6 @@
 
 PG_FUNCTION_INFO_V1(mc_jmap_compact);
 PG_FUNCTION_INFO_V1(mc_jmap_keywords);
-PG_FUNCTION_INFO_V1(mc_jmap_write_only);
 
 /* An empty jsonb object. */
 static Jsonb *
@@ -144,62 +140,4 @@ mc_jmap_keywords(PG_FUNCTION_ARGS)
 		pushJsonbValue(&state, WJB_VALUE, &t);
 	}
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
-}
-
-/* Does jsonb object o have key? */
-static bool
-has_key(JsonbContainer *o, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(o, JB_FOBJECT, &k) != NULL;
-}
-
-/*
- * _jmap_write_only(calls jsonb) RETURNS boolean — true when every method
- * call of a request ([name, arguments, call id] triples) is an Email/set or
- * a Mailbox/set without "create".  Their results are computed by the apply
- * of their command, in log order, on this node, after everything committed
- * before the proposal: they need no read barrier first.  The one local read
- * before their proposal is whether the account exists, and jmap() confirms
- * an accountNotFound with a barrier before answering it.  Creates read
- * blobs and mailboxes here (the draft's message is built before the
- * proposal), so a request with one takes the barrier.  False for anything
- * else, including an empty or malformed list.
- */
-Datum
-mc_jmap_write_only(PG_FUNCTION_ARGS)
-{
-	Jsonb	   *calls = PG_GETARG_JSONB_P(0);
-	JsonbIterator *it;
-	JsonbValue	v;
-	int			n = 0;
-
-	if (!JB_ROOT_IS_ARRAY(calls) || JB_ROOT_IS_SCALAR(calls))
-		PG_RETURN_BOOL(false);
-	it = JsonbIteratorInit(&calls->root);
-	(void) JsonbIteratorNext(&it, &v, true);	/* WJB_BEGIN_ARRAY */
-	while (JsonbIteratorNext(&it, &v, true) == WJB_ELEM)
-	{
-		JsonbValue *name,
-				   *args;
-
-		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-			PG_RETURN_BOOL(false);
-		name = getIthJsonbValueFromContainer(v.val.binary.data, 0);
-		args = getIthJsonbValueFromContainer(v.val.binary.data, 1);
-		if (name == NULL || name->type != jbvString || args == NULL ||
-			args->type != jbvBinary || !JsonContainerIsObject(args->val.binary.data))
-			PG_RETURN_BOOL(false);
-		if (!((name->val.string.len == 9 && memcmp(name->val.string.val, "Email/set", 9) == 0) ||
-			  (name->val.string.len == 11 && memcmp(name->val.string.val, "Mailbox/set", 11) == 0)))
-			PG_RETURN_BOOL(false);
-		if (has_key(args->val.binary.data, "create"))
-			PG_RETURN_BOOL(false);
-		n++;
-	}
-	PG_RETURN_BOOL(n > 0);
 }

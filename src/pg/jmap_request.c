@@ -6,6 +6,8 @@
  *
  *   mailcluster._jmap_request_problem(request jsonb) RETURNS jsonb
  *   mailcluster._jmap_has_backrefs(args jsonb) RETURNS boolean
+ *   mailcluster._jmap_write_only(calls jsonb) RETURNS boolean
+ *                  may jmap() skip its up-front read barrier for these calls?
  */
 #include "postgres.h"
 
@@ -16,6 +18,7 @@
 
 PG_FUNCTION_INFO_V1(mc_jmap_request_problem);
 PG_FUNCTION_INFO_V1(mc_jmap_has_backrefs);
+PG_FUNCTION_INFO_V1(mc_jmap_write_only);
 
 /* The capabilities jmap() implements. */
 static const char *const known_capabilities[] = {
@@ -193,4 +196,50 @@ mc_jmap_has_backrefs(PG_FUNCTION_ARGS)
 		if (tok == WJB_KEY && v.val.string.len > 0 && v.val.string.val[0] == '#')
 			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * _jmap_write_only(calls jsonb) RETURNS boolean — true when every method
+ * call of a request ([name, arguments, call id] triples) is an Email/set or
+ * a Mailbox/set without "create".  Their results are computed by the apply
+ * of their command, in log order, on this node, after everything committed
+ * before the proposal: they need no read barrier first.  The one local read
+ * before their proposal is whether the account exists, and jmap() confirms
+ * an accountNotFound with a barrier before answering it.  Creates read
+ * blobs and mailboxes here (the draft's message is built before the
+ * proposal), so a request with one takes the barrier.  False for anything
+ * else, including an empty or malformed list.
+ */
+Datum
+mc_jmap_write_only(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *calls = PG_GETARG_JSONB_P(0);
+	JsonbIterator *it;
+	JsonbValue	v;
+	int			n = 0;
+
+	if (!JB_ROOT_IS_ARRAY(calls) || JB_ROOT_IS_SCALAR(calls))
+		PG_RETURN_BOOL(false);
+	it = JsonbIteratorInit(&calls->root);
+	(void) JsonbIteratorNext(&it, &v, true);	/* WJB_BEGIN_ARRAY */
+	while (JsonbIteratorNext(&it, &v, true) == WJB_ELEM)
+	{
+		JsonbValue *name,
+				   *args;
+
+		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+			PG_RETURN_BOOL(false);
+		name = getIthJsonbValueFromContainer(v.val.binary.data, 0);
+		args = getIthJsonbValueFromContainer(v.val.binary.data, 1);
+		if (name == NULL || name->type != jbvString || args == NULL ||
+			args->type != jbvBinary || !JsonContainerIsObject(args->val.binary.data))
+			PG_RETURN_BOOL(false);
+		if (!((name->val.string.len == 9 && memcmp(name->val.string.val, "Email/set", 9) == 0) ||
+			  (name->val.string.len == 11 && memcmp(name->val.string.val, "Mailbox/set", 11) == 0)))
+			PG_RETURN_BOOL(false);
+		if (get_key(args->val.binary.data, "create") != NULL)
+			PG_RETURN_BOOL(false);
+		n++;
+	}
+	PG_RETURN_BOOL(n > 0);
 }

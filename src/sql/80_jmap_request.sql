@@ -145,7 +145,7 @@ REVOKE ALL ON FUNCTION mailcluster._jmap_fence() FROM PUBLIC;
 
 -- May jmap() skip its up-front read barrier for these method calls?  True
 -- when every call is an Email/set or a Mailbox/set without "create": their
--- results come from the apply of their command (C, jmap_json.c).
+-- results come from the apply of their command (C, jmap_request.c).
 CREATE FUNCTION mailcluster._jmap_write_only(calls jsonb) RETURNS boolean
 AS 'MODULE_PATHNAME', 'mc_jmap_write_only' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
