@@ -410,27 +410,43 @@ test_read_index(void)
 	tc_free(&c);
 }
 
+/* Three nodes, node 1 leading with an entry of its term committed, no
+ * message queued: ready for reads. */
+static void
+leader_ready_for_reads(tc_cluster *c)
+{
+	tc_init(c, 3);
+	CHECK(tc_elect(c, 1));
+	tc_tick_all(c, 1);
+	tc_propose(c, 1, 1, NULL);
+	tc_flush(c);
+	tc_drop_all(c);
+}
+
+/* Heartbeats node `from` has queued. */
+static size_t
+queued_heartbeats(tc_cluster *c, uint32_t from)
+{
+	size_t		hb = 0;
+
+	for (size_t k = 0; k < c->nq; k++)
+		if (c->q[k].from == from && c->q[k].type == MC_RAFT_MSG_HEARTBEAT_REQ)
+			hb++;
+	return hb;
+}
+
 /* Reads taken together share one heartbeat round: one heartbeat per
  * follower, sent after all of them arrived, answers every one of them. */
 static void
 test_reads_share_a_round(void)
 {
 	tc_cluster	c;
-	size_t		hb = 0;
 
-	tc_init(&c, 3);
-	CHECK(tc_elect(&c, 1));
-	tc_tick_all(&c, 1);
-	tc_propose(&c, 1, 1, NULL);
-	tc_flush(&c);
-	tc_drop_all(&c);
+	leader_ready_for_reads(&c);
 	for (uint64_t ctx = 100; ctx < 105; ctx++)
 		CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 1), ctx), MC_RAFT_OK);
 	tc_settle(&c);
-	for (size_t k = 0; k < c.nq; k++)
-		if (c.q[k].type == MC_RAFT_MSG_HEARTBEAT_REQ)
-			hb++;
-	CHECK_EQ_INT(hb, 2);
+	CHECK_EQ_INT(queued_heartbeats(&c, 1), 2);
 	tc_flush(&c);
 	CHECK_EQ_INT(c.nodes[0].n_reads, 5);
 	for (int i = 0; i < c.nodes[0].n_reads && i < 5; i++)
@@ -448,14 +464,8 @@ test_read_round_dropped_on_step_down(void)
 {
 	tc_cluster	c;
 	mc_raft_msg m;
-	size_t		hb = 0;
 
-	tc_init(&c, 3);
-	CHECK(tc_elect(&c, 1));
-	tc_tick_all(&c, 1);
-	tc_propose(&c, 1, 1, NULL);
-	tc_flush(&c);
-	tc_drop_all(&c);
+	leader_ready_for_reads(&c);
 	CHECK_EQ_INT(mc_raft_read_index(tc_r(&c, 1), 77), MC_RAFT_OK);
 	memset(&m, 0, sizeof(m));
 	m.type = MC_RAFT_MSG_HEARTBEAT_REQ;
@@ -465,10 +475,7 @@ test_read_round_dropped_on_step_down(void)
 	CHECK_EQ_INT(mc_raft_step(tc_r(&c, 1), &m), MC_RAFT_OK);
 	CHECK(tc_role(&c, 1) == MC_RAFT_FOLLOWER);
 	tc_settle(&c);
-	for (size_t k = 0; k < c.nq; k++)
-		if (c.q[k].from == 1 && c.q[k].type == MC_RAFT_MSG_HEARTBEAT_REQ)
-			hb++;
-	CHECK_EQ_INT(hb, 0);
+	CHECK_EQ_INT(queued_heartbeats(&c, 1), 0);
 	CHECK_EQ_INT(c.nodes[0].n_reads, 1);
 	CHECK(c.nodes[0].n_reads == 1 && c.nodes[0].reads[0].failed);
 	tc_free(&c);
