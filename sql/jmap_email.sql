@@ -482,5 +482,14 @@ SELECT mailcluster._submit('{"op": "purge_blobs", "before_time": "2026-01-02T00:
 SELECT count(*) AS orphan_parts FROM mailcluster._blob_parts;
 DROP TABLE bigmsg;
 
+-- ---- a move marks both mailboxes changed: the one left and the one entered ----
+SELECT jr('[["Mailbox/get", {"accountId": "Aec", "ids": []}, "s"]]') #>> '{0,1,state}' AS mb_state \gset
+SELECT jr(format('[["Email/get", {"accountId": "Aec", "ids": ["%s"], "properties": ["mailboxIds"]}, "g"]]',
+                 :'big_id')::jsonb) #> '{0,1,list,0,mailboxIds}' AS big_in;
+SELECT jr(format('[["Email/set", {"accountId": "Aec", "update": {"%s": {"mailboxIds": {"Mec-g": true}}}}, "m"]]',
+                 :'big_id')::jsonb) #> '{0,1,updated}' ? :'big_id' AS moved;
+SELECT jr(format('[["Mailbox/changes", {"accountId": "Aec", "sinceState": "%s"}, "c"]]',
+                 :'mb_state')::jsonb) #> '{0,1,updated}' AS mailboxes_changed;
+
 DROP FUNCTION jr(jsonb);
 DROP TABLE msgs, up, imp;

@@ -203,9 +203,10 @@ BEGIN
          WHERE account_id = account AND email_id = eid AND mailbox_id <> ALL (mb);
         INSERT INTO mailcluster.email_mailboxes (account_id, email_id, mailbox_id)
         SELECT account, eid, x FROM unnest(mb) x ON CONFLICT DO NOTHING;
+        -- both sides of the move: the mailboxes entered and those left
         PERFORM mailcluster._change(account, 'Mailbox', x, 'u')
-           FROM (SELECT unnest(mb) EXCEPT SELECT unnest(old_mb)
-                 UNION SELECT unnest(old_mb) EXCEPT SELECT unnest(mb)) AS d(x);
+           FROM ((SELECT unnest(mb) EXCEPT SELECT unnest(old_mb))
+                 UNION (SELECT unnest(old_mb) EXCEPT SELECT unnest(mb))) AS d(x);
     END IF;
     IF kw IS DISTINCT FROM old_kw OR mb IS DISTINCT FROM old_mb THEN
         PERFORM mailcluster._change(account, 'Email', eid, 'u');
