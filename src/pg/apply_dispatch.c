@@ -454,6 +454,13 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 static int64
 current_index(void)
 {
+	return mc_apply_current_index();
+}
+
+/* See apply_dispatch.h. */
+int64
+mc_apply_current_index(void)
+{
 	if (apply_idx < 0 || !mc_jmap_guard_is_active())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -31,4 +31,10 @@ extern void mc_apply_batch_begin(void);
  */
 extern void mc_apply_batch_end(void);
 
+/*
+ * The Raft index of the command being applied (what _cur_idx() returns).
+ * Raises object_not_in_prerequisite_state outside _apply.
+ */
+extern int64 mc_apply_current_index(void);
+
 #endif

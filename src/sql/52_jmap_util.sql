@@ -20,33 +20,16 @@ CREATE FUNCTION mailcluster._next_id(prefix text) RETURNS text
 AS 'MODULE_PATHNAME', 'mc_apply_next_id' LANGUAGE C VOLATILE;
 
 -- Record that obj of type in account changed (kind c/u/d) at the current index.
--- Within one index, a create stays a create and a destroy wins.
+-- Within one index, a create stays a create and a destroy wins (C,
+-- jmap_changes.c: one kept plan).  Contract: only inside _apply.
 CREATE FUNCTION mailcluster._change(account text, typ text, obj text, kind char)
-RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind)
-    VALUES (account, typ, obj, mailcluster._cur_idx(), kind)
-    ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE
-       SET kind = CASE WHEN excluded.kind = 'd' THEN 'd'
-                       WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END;
-END $$;
+RETURNS void AS 'MODULE_PATHNAME', 'mc_jmap_change' LANGUAGE C VOLATILE;
 
 -- JMAP state string of a type in an account: the Raft index of its last
--- change there (the account's creation index when it never changed).
--- PL/pgSQL so its plans are kept (a SQL function is planned on every call
--- from PL/pgSQL), and ORDER BY ... LIMIT 1 so it is always one step down
--- the changes key, whatever the statistics say.
+-- change there (the account's creation index when it never changed).  C
+-- (jmap_changes.c): one kept plan, one step down the changes key.
 CREATE FUNCTION mailcluster._state(account text, typ text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    last_change bigint;
-    created bigint;
-BEGIN
-    SELECT c.idx INTO last_change FROM mailcluster.changes c
-     WHERE c.account_id = account AND c.type = typ ORDER BY c.idx DESC LIMIT 1;
-    SELECT a.created_idx INTO created FROM mailcluster.accounts a WHERE a.id = account;
-    RETURN greatest(last_change, created)::text;
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_state' LANGUAGE C STABLE;
 
 -- Subject normalised for threading: prefixes (Re:, Fwd:, Fw:, Aw:, Sv:,
 -- [list] tags) and "(fwd)" removed, white space collapsed, lower-cased.

@@ -1,0 +1,153 @@
+/*
+ * jmap_changes.c — the change log of the JMAP state machine, in C:
+ *
+ *   mailcluster._change(account, typ, obj, kind)  record that obj changed at
+ *                  the index being applied (every write op calls it, on
+ *                  every node, once per object touched)
+ *   mailcluster._state(account, typ)  the JMAP state string of a type: the
+ *                  index of its last change (every /get and /set answer)
+ *
+ * As PL/pgSQL each was a function call around one or two statements and
+ * cost more than the statements; here each is one kept plan.  The results
+ * are those of the PL/pgSQL versions they replace (pg_regress jmap_*).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "apply_dispatch.h"
+#include "jmap_changes.h"
+#include "spi_plans.h"
+
+PG_FUNCTION_INFO_V1(mc_jmap_change);
+PG_FUNCTION_INFO_V1(mc_jmap_state);
+
+static SPIPlanPtr change_plan = NULL;
+static SPIPlanPtr state_plan = NULL;
+
+/*
+ * Within one index a create stays a create and a destroy wins: an object
+ * created and updated by one command is reported created, one created and
+ * destroyed is reported destroyed.
+ */
+static const char change_sql[] =
+"INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind) "
+"VALUES ($1, $2, $3, $4, $5) "
+"ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE "
+"SET kind = CASE WHEN excluded.kind = 'd' THEN 'd' "
+"                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END";
+
+/*
+ * ORDER BY ... LIMIT 1 keeps the lookup one step down the changes key,
+ * whatever the statistics say.
+ */
+static const char state_sql[] =
+"SELECT greatest((SELECT c.idx FROM mailcluster.changes c "
+"                  WHERE c.account_id = $1 AND c.type = $2 ORDER BY c.idx DESC LIMIT 1), "
+"                (SELECT a.created_idx FROM mailcluster.accounts a WHERE a.id = $1))";
+
+/*
+ * Run the change INSERT (SPI connected); isnull[] flags account, typ, obj
+ * and kind, and a NULL reaches the table's NOT NULL checks.
+ */
+static void
+record_change(Datum account, Datum typ, Datum obj, Datum kind, const bool *isnull)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BPCHAROID};
+	Datum		values[5];
+	char		nulls[5];
+	int			ret;
+
+	values[0] = account;
+	values[1] = typ;
+	values[2] = obj;
+	values[3] = Int64GetDatum(mc_apply_current_index());
+	values[4] = kind;
+	nulls[0] = isnull[0] ? 'n' : ' ';
+	nulls[1] = isnull[1] ? 'n' : ' ';
+	nulls[2] = isnull[2] ? 'n' : ' ';
+	nulls[3] = ' ';
+	nulls[4] = isnull[3] ? 'n' : ' ';
+	ret = SPI_execute_plan(mc_spi_kept_plan(&change_plan, change_sql, 5, types),
+						   values, nulls, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "mailcluster: recording a change failed: %s",
+			 SPI_result_code_string(ret));
+}
+
+/* See jmap_changes.h. */
+void
+mc_jmap_record_change(const char *account, const char *typ, const char *obj, char kind)
+{
+	bool		isnull[4] = {false, false, false, false};
+	char		k[2] = {kind, '\0'};
+
+	record_change(CStringGetTextDatum(account), CStringGetTextDatum(typ),
+				  CStringGetTextDatum(obj),
+				  DirectFunctionCall3(bpcharin, CStringGetDatum(k),
+									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
+				  isnull);
+}
+
+/*
+ * _change(account text, typ text, obj text, kind char) RETURNS void —
+ * record that obj of type typ in account changed (kind c/u/d) at the index
+ * being applied.  Only inside _apply (raises elsewhere).
+ */
+Datum
+mc_jmap_change(PG_FUNCTION_ARGS)
+{
+	bool		isnull[4];
+
+	for (int i = 0; i < 4; i++)
+		isnull[i] = PG_ARGISNULL(i);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	record_change(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+				  PG_GETARG_DATUM(3), isnull);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * _state(account text, typ text) RETURNS text — the JMAP state string of
+ * typ in account: the Raft index of its last change there, or the
+ * account's creation index when it never changed (the greater of the two).
+ * NULL for an unknown account without changes.  Reads with the caller's
+ * snapshot (STABLE).
+ */
+Datum
+mc_jmap_state(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2];
+	int			ret;
+	bool		isnull = true;
+	int64		idx = 0;
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	ret = SPI_execute_plan(mc_spi_kept_plan(&state_plan, state_sql, 2, types),
+						   values, nulls, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mailcluster: reading a state failed: %s",
+			 SPI_result_code_string(ret));
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			idx = DatumGetInt64(d);
+	}
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, idx)));
+}
