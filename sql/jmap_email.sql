@@ -491,5 +491,20 @@ SELECT jr(format('[["Email/set", {"accountId": "Aec", "update": {"%s": {"mailbox
 SELECT jr(format('[["Mailbox/changes", {"accountId": "Aec", "sinceState": "%s"}, "c"]]',
                  :'mb_state')::jsonb) #> '{0,1,updated}' AS mailboxes_changed;
 
+-- ---- patch paths: a mailbox by creation id, keywords in any case, bad paths, a non-object patch ----
+SELECT r->>2 AS call, CASE WHEN r->>2 = 'mb' THEN r->1 #> '{created,nb,id}'
+            ELSE mailcluster._compact((r->1) - 'oldState' - 'newState' - 'accountId') END AS args
+  FROM jsonb_array_elements(jr(format('[
+   ["Mailbox/set", {"accountId": "Aec", "create": {"nb": {"name": "Moved here"}}}, "mb"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"mailboxIds/#nb": true, "keywords/$Flagged": true, "keywords/": null}}}, "u1"],
+   ["Email/get", {"accountId": "Aec", "ids": ["%1$s"], "properties": ["mailboxIds", "keywords"]}, "g1"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"keywords/$FLAGGED": null, "mailboxIds/#nope": true, "keywords/a b": true}}}, "u2"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"keywords/$FLAGGED": null, "mailboxIds/Mec-g": null}}}, "u3"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"keywords": null}}}, "u4"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": "x", "#nope": {}}}, "u5"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"mailboxIds": {"#nb": true, "Mec-b": false}}}}, "u6"],
+   ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"mailboxIds": ["Mec-b"]}}}, "u7"],
+   ["Email/get", {"accountId": "Aec", "ids": ["%1$s"], "properties": ["mailboxIds", "keywords"]}, "g2"]]', :'big_id')::jsonb)) r;
+
 DROP FUNCTION jr(jsonb);
 DROP TABLE msgs, up, imp;

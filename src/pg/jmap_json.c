@@ -17,6 +17,8 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "jmap_json.h"
+
 PG_FUNCTION_INFO_V1(mc_jmap_compact);
 PG_FUNCTION_INFO_V1(mc_jmap_keywords);
 
@@ -68,12 +70,9 @@ mc_jmap_compact(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 }
 
-/*
- * A JMAP keyword (RFC 8621 §4.1.1): 1-255 printable ASCII characters
- * (0x21-0x7e), none of ( ) { ] % * " \.
- */
-static bool
-valid_keyword(const char *s, int len)
+/* See jmap_json.h. */
+bool
+mc_jmap_valid_keyword(const char *s, int len)
 {
 	if (len < 1 || len > 255)
 		return false;
@@ -87,33 +86,27 @@ valid_keyword(const char *s, int len)
 	return true;
 }
 
-/*
- * _keywords(kw jsonb) RETURNS jsonb — a keywords value normalised:
- * {keyword (lower case): true}.  NULL or JSON null -> '{}'; NULL when kw is
- * not an object, a value is not true, or a key is not a valid keyword.
- */
-Datum
-mc_jmap_keywords(PG_FUNCTION_ARGS)
+/* See jmap_json.h. */
+Jsonb *
+mc_jmap_keywords_normalize(Jsonb *kw)
 {
-	Jsonb	   *kw;
 	JsonbParseState *state = NULL;
 	JsonbIterator *it;
 	JsonbValue	k,
 				v;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_JSONB_P(empty_object());
-	kw = PG_GETARG_JSONB_P(0);
+	if (kw == NULL)
+		return empty_object();
 	if (JB_ROOT_IS_SCALAR(kw))
 	{
 		JsonbValue	sv;
 
 		if (JsonbExtractScalar(&kw->root, &sv) && sv.type == jbvNull)
-			PG_RETURN_JSONB_P(empty_object());
-		PG_RETURN_NULL();
+			return empty_object();
+		return NULL;
 	}
 	if (!JB_ROOT_IS_OBJECT(kw))
-		PG_RETURN_NULL();
+		return NULL;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	it = JsonbIteratorInit(&kw->root);
@@ -122,22 +115,44 @@ mc_jmap_keywords(PG_FUNCTION_ARGS)
 	{
 		JsonbValue	lk,
 					t;
-		char	   *low;
 
 		(void) JsonbIteratorNext(&it, &v, true);
 		if (v.type != jbvBool || !v.val.boolean ||
-			!valid_keyword(k.val.string.val, k.val.string.len))
-			PG_RETURN_NULL();
-		low = pnstrdup(k.val.string.val, k.val.string.len);
-		for (char *p = low; *p; p++)
-			*p = pg_ascii_tolower((unsigned char) *p);
+			!mc_jmap_valid_keyword(k.val.string.val, k.val.string.len))
+			return NULL;
 		lk.type = jbvString;
-		lk.val.string.val = low;
+		lk.val.string.val = mc_jmap_keyword_lower(k.val.string.val, k.val.string.len);
 		lk.val.string.len = k.val.string.len;
 		t.type = jbvBool;
 		t.val.boolean = true;
 		pushJsonbValue(&state, WJB_KEY, &lk);
 		pushJsonbValue(&state, WJB_VALUE, &t);
 	}
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/* See jmap_json.h. */
+char *
+mc_jmap_keyword_lower(const char *s, int len)
+{
+	char	   *low = pnstrdup(s, len);
+
+	for (char *p = low; *p; p++)
+		*p = pg_ascii_tolower((unsigned char) *p);
+	return low;
+}
+
+/*
+ * _keywords(kw jsonb) RETURNS jsonb — a keywords value normalised:
+ * {keyword (lower case): true}.  NULL or JSON null -> '{}'; NULL when kw is
+ * not an object, a value is not true, or a key is not a valid keyword.
+ */
+Datum
+mc_jmap_keywords(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *r = mc_jmap_keywords_normalize(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0));
+
+	if (r == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(r);
 }

@@ -14,23 +14,11 @@ $$;
 -- change applies it on every node.
 CREATE FUNCTION mailcluster._keywords(kw jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'mc_jmap_keywords' LANGUAGE C IMMUTABLE PARALLEL SAFE;   -- jmap_json.c
--- Mailbox ids (jsonb {id: true} or ["id"]) resolved and checked against the
--- account; NULL when empty, malformed or naming an unknown mailbox.
+-- Mailbox ids ({id: true}, "#creationId" resolved through cids) checked
+-- against the account, in byte order; NULL when empty, malformed or naming
+-- an unknown mailbox (C, jmap_email_patch.c).
 CREATE FUNCTION mailcluster._mailbox_ids(account text, m jsonb, cids jsonb) RETURNS text[]
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    ids text[];
-BEGIN
-    IF m IS NULL OR jsonb_typeof(m) <> 'object' THEN RETURN NULL; END IF;
-    IF EXISTS (SELECT 1 FROM jsonb_each(m) WHERE value <> 'true'::jsonb) THEN RETURN NULL; END IF;
-    ids := ARRAY(SELECT DISTINCT mailcluster._resolve_id(k, cids) FROM jsonb_object_keys(m) k ORDER BY 1);
-    IF cardinality(ids) = 0 OR array_position(ids, NULL) IS NOT NULL THEN RETURN NULL; END IF;
-    IF (SELECT count(*) FROM mailcluster.mailboxes WHERE account_id = account AND id = ANY (ids))
-       <> cardinality(ids) THEN
-        RETURN NULL;
-    END IF;
-    RETURN ids;
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_mailbox_ids' LANGUAGE C STABLE;
 
 -- The thread of a new message: the threads of existing messages sharing a
 -- message id (Message-ID, In-Reply-To, References) and the normalised
@@ -138,81 +126,12 @@ BEGIN
 END $$;
 
 -- Apply an Email/set update patch (keywords, keywords/k, mailboxIds,
--- mailboxIds/id).  Returns NULL on success or a SetError.
+-- mailboxIds/id).  Returns NULL on success or a SetError.  Marks the email
+-- changed, all its mailboxes when $seen flips, and the mailboxes entered
+-- and left on a move (C, jmap_email_patch.c: the apply of the commonest
+-- small mail write, marking a message read).
 CREATE FUNCTION mailcluster._email_patch(account text, eid text, patch jsonb, cids jsonb)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    kw jsonb;
-    old_kw jsonb;
-    mb text[];
-    old_mb text[];
-    k text;
-    v jsonb;
-    bad text[] := '{}';
-    mid text;
-BEGIN
-    SELECT keywords INTO old_kw FROM mailcluster.emails WHERE account_id = account AND id = eid;
-    IF NOT FOUND THEN RETURN mailcluster._seterr('notFound'); END IF;
-    IF jsonb_typeof(patch) <> 'object' THEN
-        RETURN mailcluster._seterr('invalidPatch', 'the patch must be an object');
-    END IF;
-    old_mb := ARRAY(SELECT mailbox_id FROM mailcluster.email_mailboxes
-                     WHERE account_id = account AND email_id = eid ORDER BY 1);
-    kw := old_kw;
-    mb := old_mb;
-    FOR k, v IN SELECT key, value FROM jsonb_each(patch) LOOP
-        IF k = 'keywords' THEN
-            kw := mailcluster._keywords(v);
-            IF kw IS NULL THEN bad := bad || k; kw := old_kw; END IF;
-        ELSIF k LIKE 'keywords/%' THEN
-            IF v = 'true'::jsonb AND mailcluster._keywords(jsonb_build_object(substr(k, 10), true)) IS NOT NULL THEN
-                kw := kw || jsonb_build_object(lower(substr(k, 10)), true);
-            ELSIF jsonb_typeof(v) = 'null' THEN
-                kw := kw - lower(substr(k, 10));
-            ELSE bad := bad || k; END IF;
-        ELSIF k = 'mailboxIds' THEN
-            mb := mailcluster._mailbox_ids(account, v, cids);
-            IF mb IS NULL THEN bad := bad || k; mb := old_mb; END IF;
-        ELSIF k LIKE 'mailboxIds/%' THEN
-            mid := mailcluster._resolve_id(substr(k, 12), cids);
-            IF v = 'true'::jsonb AND EXISTS (SELECT 1 FROM mailcluster.mailboxes
-                                              WHERE account_id = account AND id = mid) THEN
-                mb := ARRAY(SELECT DISTINCT x FROM unnest(mb || mid) x ORDER BY 1);
-            ELSIF jsonb_typeof(v) = 'null' AND mid IS NOT NULL THEN
-                mb := array_remove(mb, mid);
-            ELSE bad := bad || k; END IF;
-        ELSE
-            bad := bad || k;
-        END IF;
-    END LOOP;
-    IF cardinality(bad) > 0 THEN
-        RETURN mailcluster._seterr('invalidProperties', NULL, bad);
-    END IF;
-    IF cardinality(mb) = 0 THEN
-        RETURN mailcluster._seterr('invalidProperties', 'an email must be in at least one mailbox',
-                                   ARRAY['mailboxIds']);
-    END IF;
-    IF kw IS DISTINCT FROM old_kw THEN
-        UPDATE mailcluster.emails SET keywords = kw WHERE account_id = account AND id = eid;
-        IF (kw ? '$seen') <> (old_kw ? '$seen') THEN
-            PERFORM mailcluster._change(account, 'Mailbox', x, 'u') FROM unnest(old_mb) x;
-        END IF;
-    END IF;
-    IF mb IS DISTINCT FROM old_mb THEN
-        DELETE FROM mailcluster.email_mailboxes
-         WHERE account_id = account AND email_id = eid AND mailbox_id <> ALL (mb);
-        INSERT INTO mailcluster.email_mailboxes (account_id, email_id, mailbox_id)
-        SELECT account, eid, x FROM unnest(mb) x ON CONFLICT DO NOTHING;
-        -- both sides of the move: the mailboxes entered and those left
-        PERFORM mailcluster._change(account, 'Mailbox', x, 'u')
-           FROM ((SELECT unnest(mb) EXCEPT SELECT unnest(old_mb))
-                 UNION (SELECT unnest(old_mb) EXCEPT SELECT unnest(mb))) AS d(x);
-    END IF;
-    IF kw IS DISTINCT FROM old_kw OR mb IS DISTINCT FROM old_mb THEN
-        PERFORM mailcluster._change(account, 'Email', eid, 'u');
-    END IF;
-    RETURN NULL;
-END $$;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'mc_jmap_email_patch' LANGUAGE C VOLATILE;
 
 -- Create the emails of an import/set command: items {cid: {blob_id, data?,
 -- parsed, mailbox_ids, keywords, received_at}}; errors {cid: SetError}
