@@ -506,5 +506,28 @@ SELECT r->>2 AS call, CASE WHEN r->>2 = 'mb' THEN r->1 #> '{created,nb,id}'
    ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"mailboxIds": ["Mec-b"]}}}, "u7"],
    ["Email/get", {"accountId": "Aec", "ids": ["%1$s"], "properties": ["mailboxIds", "keywords"]}, "g2"]]', :'big_id')::jsonb)) r;
 
+-- ---- purge_changes looks only at the types written since its last horizon,
+-- and still leaves no outdated row below its horizon ----
+CREATE FUNCTION outdated_below(b bigint) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM mailcluster.changes c
+     WHERE c.idx < b AND EXISTS (SELECT 1 FROM mailcluster.changes m
+                                  WHERE m.account_id = c.account_id AND m.type = c.type AND m.idx > c.idx)
+$$;
+SELECT last_log_index + 1 AS b1 FROM mailcluster.raft_status \gset
+SELECT outdated_below(:b1) > 0 AS some_outdated;
+SELECT (mailcluster._submit(jsonb_build_object('op', 'purge_changes', 'before_idx', :b1))->>'deleted')::int > 0 AS p1_deleted;
+SELECT outdated_below(:b1) AS left_after_p1, changes_before = :b1 AS horizon_kept FROM mailcluster._purge_state;
+-- the newest Email row of Aec is below b1 now; a later update outdates it
+SELECT jr(format('[["Email/set", {"accountId": "Aec", "update": {"%s": {"keywords/$seen": true}}}, "s"]]',
+                 :'big_id')::jsonb) #> '{0,1,updated}' ? :'big_id' AS flagged;
+SELECT outdated_below(:b1) AS outdated_below_b1;
+SELECT last_log_index + 1 AS b2 FROM mailcluster.raft_status \gset
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_changes', 'before_idx', :b2)) AS p2;
+SELECT outdated_below(:b2) AS left_after_p2;
+-- a lower horizon (keep_entries raised) leaves the recorded one where it is
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_changes', 'before_idx', :b1 - 5)) AS p3;
+SELECT changes_before = :b2 AS horizon_kept FROM mailcluster._purge_state;
+DROP FUNCTION outdated_below(bigint);
+
 DROP FUNCTION jr(jsonb);
 DROP TABLE msgs, up, imp;

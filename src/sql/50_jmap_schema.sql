@@ -139,6 +139,8 @@ CREATE TABLE mailcluster.changes (
     kind            char(1) NOT NULL CHECK (kind IN ('c', 'u', 'd')),
     PRIMARY KEY (account_id, type, idx, obj_id)
 );
+-- purge_changes looks only at the rows written since its last horizon (_purge_state)
+CREATE INDEX changes_idx ON mailcluster.changes (idx);
 
 -- Idempotency: the response of every command that carried a request_id.
 CREATE TABLE mailcluster._responses (
@@ -160,13 +162,23 @@ CREATE TABLE mailcluster._blob_parts (
     PRIMARY KEY (blob_id, seq)
 );
 
+-- The highest before_idx purge_changes ran with: every change row below it
+-- that a newer row of its type outdated is gone, so the next purge looks
+-- only at the types written since (one row).
+CREATE TABLE mailcluster._purge_state (
+    one             boolean PRIMARY KEY DEFAULT true CHECK (one),
+    changes_before  bigint NOT NULL
+);
+INSERT INTO mailcluster._purge_state VALUES (true, 0);
+
 -- ---- the guard --------------------------------------------------------------
 
 DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['accounts', 'mailboxes', 'threads', 'blobs', 'account_blobs',
-                             'emails', 'email_mailboxes', 'changes', '_responses', '_blob_parts'] LOOP
+                             'emails', 'email_mailboxes', 'changes', '_responses', '_blob_parts',
+                             '_purge_state'] LOOP
         -- statement level: refuses even statements that would touch no row
         EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON mailcluster.%I

@@ -138,18 +138,31 @@ END $$;
 -- (keeping the newest row of each type so states stay put) and the stored
 -- responses of older requests; /changes from an older state then answers
 -- cannotCalculateChanges.
+--
+-- It looks only at the types (account, type) with a row at or after the
+-- highest horizon of any purge before, H (_purge_state): a row older than
+-- before_idx that another row of its type outdates either is itself at or
+-- after H, or was its type's newest when the purge with horizon H ran (that
+-- purge removed every outdated row below H), and the row outdating it came
+-- later, at an index above H.  So the work follows the writes since the
+-- last purge, not the size of the table (every type of every account keeps
+-- its newest rows for ever).
 CREATE FUNCTION mailcluster._op_purge_changes(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     before bigint := (cmd->>'before_idx')::bigint;
+    since bigint := (SELECT p.changes_before FROM mailcluster._purge_state p);
     n bigint;
 BEGIN
     -- the horizon moves only for accounts that lost change rows: the others
     -- still hold every row they had, and rewriting every account row each
     -- round left as many dead rows as accounts, slowing every later lookup
-    WITH gone AS (
-        DELETE FROM mailcluster.changes c
-         WHERE c.idx < before
+    WITH touched AS (
+        SELECT DISTINCT t.account_id, t.type FROM mailcluster.changes t WHERE t.idx >= since),
+    gone AS (
+        DELETE FROM mailcluster.changes c USING touched g
+         WHERE c.account_id = g.account_id AND c.type = g.type
+           AND c.idx < before
            AND c.idx < (SELECT max(m.idx) FROM mailcluster.changes m
                          WHERE m.account_id = c.account_id AND m.type = c.type)
         RETURNING c.account_id),
@@ -157,6 +170,7 @@ BEGIN
         UPDATE mailcluster.accounts a SET purged_before = before
          WHERE a.id IN (SELECT account_id FROM gone) AND a.purged_before < before)
     SELECT count(*) INTO n FROM gone;
+    UPDATE mailcluster._purge_state SET changes_before = greatest(changes_before, before);
     -- stored responses of requests older than the horizon: their retries are long over
     DELETE FROM mailcluster._responses WHERE _responses.idx < before;
     RETURN jsonb_build_object('deleted', n);
