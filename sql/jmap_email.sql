@@ -506,6 +506,20 @@ SELECT r->>2 AS call, CASE WHEN r->>2 = 'mb' THEN r->1 #> '{created,nb,id}'
    ["Email/set", {"accountId": "Aec", "update": {"%1$s": {"mailboxIds": ["Mec-b"]}}}, "u7"],
    ["Email/get", {"accountId": "Aec", "ids": ["%1$s"], "properties": ["mailboxIds", "keywords"]}, "g2"]]', :'big_id')::jsonb)) r;
 
+-- ---- one Email/set creating, updating and destroying by creation id; bad kinds of arguments ----
+SELECT (r->1->'created'->'n1') ? 'id' AS created_n1,
+       r->1->'updated' AS updated, r->1->'destroyed' = jsonb_build_array(r->1->'created'->'n1'->>'id') AS destroyed_n1,
+       r->1->'notUpdated' AS not_updated, r->1->'notDestroyed' AS not_destroyed
+  FROM jsonb_array_elements(jr('[["Email/set", {"accountId": "Aec",
+          "create": {"n1": {"mailboxIds": {"Mec-b": true}, "subject": "made, changed, gone"}},
+          "update": {"#n1": {"keywords/$seen": true}, "#nope": {}},
+          "destroy": ["#n1", "#nope", "Enope", "#n1"]}, "cud"]]')) r;
+SELECT r->>2 AS call, r->1 AS args
+  FROM jsonb_array_elements(jr('[["Email/set", {"accountId": "Aec", "update": ["x"]}, "a"],
+                                 ["Email/set", {"accountId": "Aec", "destroy": {"x": 1}}, "b"],
+                                 ["Email/set", {"accountId": "Aec", "destroy": [1, true]}, "c"],
+                                 ["Email/set", {"accountId": "Aec", "ifInState": "0", "update": {"x": {}}}, "d"]]')) r;
+
 -- ---- purge_changes looks only at the types written since its last horizon,
 -- and still leaves no outdated row below its horizon ----
 CREATE FUNCTION outdated_below(b bigint) RETURNS bigint LANGUAGE sql AS $$

@@ -113,6 +113,43 @@ mc_jmap_change(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The state query (SPI connected): the state index, or false when NULL.
+ * read_only: with the caller's snapshot; else after this command's writes.
+ */
+static bool
+state_index(Datum account, bool account_null, Datum typ, bool typ_null, bool read_only,
+			int64 *idx)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {account, typ};
+	char		nulls[2] = {account_null ? 'n' : ' ', typ_null ? 'n' : ' '};
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	ret = SPI_execute_plan(mc_spi_kept_plan(&state_plan, state_sql, 2, types),
+						   values, nulls, read_only, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "mailcluster: reading a state failed: %s",
+			 SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		*idx = DatumGetInt64(d);
+	return !isnull;
+}
+
+/* See jmap_changes.h. */
+char *
+mc_jmap_state_of(Datum account, const char *typ)
+{
+	int64		idx;
+
+	if (!state_index(account, false, CStringGetTextDatum(typ), false, false, &idx))
+		return NULL;
+	return psprintf(INT64_FORMAT, idx);
+}
+
+/*
  * _state(account text, typ text) RETURNS text — the JMAP state string of
  * typ in account: the Raft index of its last change there, or the
  * account's creation index when it never changed (the greater of the two).
@@ -122,32 +159,15 @@ mc_jmap_change(PG_FUNCTION_ARGS)
 Datum
 mc_jmap_state(PG_FUNCTION_ARGS)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2];
-	int			ret;
-	bool		isnull = true;
+	bool		found;
 	int64		idx = 0;
 
-	values[0] = PG_GETARG_DATUM(0);
-	values[1] = PG_GETARG_DATUM(1);
-	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "mailcluster: SPI_connect failed");
-	ret = SPI_execute_plan(mc_spi_kept_plan(&state_plan, state_sql, 2, types),
-						   values, nulls, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "mailcluster: reading a state failed: %s",
-			 SPI_result_code_string(ret));
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			idx = DatumGetInt64(d);
-	}
+	found = state_index(PG_GETARG_DATUM(0), PG_ARGISNULL(0), PG_GETARG_DATUM(1), PG_ARGISNULL(1),
+						true, &idx);
 	SPI_finish();
-	if (isnull)
+	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(psprintf(INT64_FORMAT, idx)));
 }

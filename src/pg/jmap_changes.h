@@ -4,6 +4,8 @@
 #ifndef MC_JMAP_CHANGES_H
 #define MC_JMAP_CHANGES_H
 
+#include "postgres.h"
+
 /*
  * Record that obj of type typ ("Mailbox", "Email", "Thread") in account
  * changed at the index being applied; kind 'c', 'u' or 'd' (a create stays
@@ -12,5 +14,12 @@
  */
 extern void mc_jmap_record_change(const char *account, const char *typ,
 								  const char *obj, char kind);
+
+/*
+ * The JMAP state string of type typ in account (as _state), palloc'd; NULL
+ * for an unknown account without changes.  Sees this command's writes so
+ * far (a VOLATILE caller's view).  SPI must be connected.
+ */
+extern char *mc_jmap_state_of(Datum account, const char *typ);
 
 #endif

@@ -24,6 +24,7 @@
 #include "utils/jsonb.h"
 
 #include "jmap_changes.h"
+#include "jmap_email_patch.h"
 #include "jmap_json.h"
 #include "spi_plans.h"
 
@@ -157,12 +158,9 @@ get_string(Jsonb *o, const char *key, int len)
 	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
 }
 
-/*
- * An id of the request: "#creationId" resolved through cids (NULL when
- * unknown), any other id as it is.
- */
-static char *
-resolve_id(const char *id, int len, Jsonb *cids)
+/* See jmap_email_patch.h. */
+char *
+mc_jmap_resolve_id(const char *id, int len, Jsonb *cids)
 {
 	if (len > 0 && id[0] == '#')
 		return get_string(cids, id + 1, len - 1);
@@ -217,7 +215,7 @@ mailbox_ids(Datum account, Jsonb *m, Jsonb *cids, IdSet *out, bool read_only)
 		(void) JsonbIteratorNext(&it, &v, true);
 		if (v.type != jbvBool || !v.val.boolean)
 			return false;
-		id = resolve_id(k.val.string.val, k.val.string.len, cids);
+		id = mc_jmap_resolve_id(k.val.string.val, k.val.string.len, cids);
 		if (id == NULL)
 			return false;
 		set_add(out, id);
@@ -225,9 +223,9 @@ mailbox_ids(Datum account, Jsonb *m, Jsonb *cids, IdSet *out, bool read_only)
 	return out->n > 0 && count_mailboxes(account, out, read_only) == out->n;
 }
 
-/* A SetError {type, description?, properties?}. */
-static Jsonb *
-set_error(const char *type, const char *description, char **props, int n_props)
+/* See jmap_email_patch.h. */
+Jsonb *
+mc_jmap_set_error(const char *type, const char *description, char **props, int n_props)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue	k,
@@ -304,12 +302,9 @@ starts_with(const char *key, int klen, const char *prefix)
 	return klen >= plen && memcmp(key, prefix, plen) == 0;
 }
 
-/*
- * Apply the patch to one email (SPI connected).  NULL on success, else the
- * SetError; writes nothing on an error.
- */
-static Jsonb *
-email_patch(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
+/* See jmap_email_patch.h. */
+Jsonb *
+mc_jmap_email_patch_apply(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 {
 	Oid			types2[2] = {TEXTOID, TEXTOID};
 	Datum		values[3] = {account, eid, (Datum) 0};
@@ -339,11 +334,11 @@ email_patch(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading an email failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
-		return set_error("notFound", NULL, NULL, 0);
+		return mc_jmap_set_error("notFound", NULL, NULL, 0);
 	old_kw = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	set_from_array(&old_mb, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (patch == NULL || !JB_ROOT_IS_OBJECT(patch))
-		return set_error("invalidPatch", "the patch must be an object", NULL, 0);
+		return mc_jmap_set_error("invalidPatch", "the patch must be an object", NULL, 0);
 
 	kw = old_kw;
 	set_copy(&mb, &old_mb);
@@ -392,7 +387,7 @@ email_patch(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 		}
 		else if (starts_with(key, klen, "mailboxIds/"))
 		{
-			char	   *mid = resolve_id(key + 11, klen - 11, cids);
+			char	   *mid = mc_jmap_resolve_id(key + 11, klen - 11, cids);
 
 			if (v.type == jbvBool && v.val.boolean && mid != NULL)
 			{
@@ -416,12 +411,12 @@ email_patch(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 			bad[n_bad++] = pnstrdup(key, klen);
 	}
 	if (n_bad > 0)
-		return set_error("invalidProperties", NULL, bad, n_bad);
+		return mc_jmap_set_error("invalidProperties", NULL, bad, n_bad);
 	if (mb.n == 0)
 	{
 		char	   *prop = "mailboxIds";
 
-		return set_error("invalidProperties", "an email must be in at least one mailbox", &prop, 1);
+		return mc_jmap_set_error("invalidProperties", "an email must be in at least one mailbox", &prop, 1);
 	}
 
 	kw_changed = !DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(kw), JsonbPGetDatum(old_kw)));
@@ -492,10 +487,10 @@ mc_jmap_email_patch(PG_FUNCTION_ARGS)
 	Jsonb	   *result = NULL;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_JSONB_P(set_error("notFound", NULL, NULL, 0));
+		PG_RETURN_JSONB_P(mc_jmap_set_error("notFound", NULL, NULL, 0));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "mailcluster: SPI_connect failed");
-	err = email_patch(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+	err = mc_jmap_email_patch_apply(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
 					  PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
 					  PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	if (err != NULL)

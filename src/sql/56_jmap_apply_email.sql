@@ -207,52 +207,10 @@ BEGIN
 END $$;
 
 -- op email_set {account_id, if_in_state, create, errors, update, destroy, cids}
--- -> Email/set response arguments.
+-- -> Email/set response arguments and "cids" (C, jmap_op_email_set.c:
+-- updates and destroys there, creates through _email_create_all).
 CREATE FUNCTION mailcluster._op_email_set(idx bigint, cmd jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    account text := cmd->>'account_id';
-    old_state text := mailcluster._state(account, 'Email');
-    err jsonb := mailcluster._check_state(account, 'Email', cmd);
-    cids jsonb := coalesce(cmd->'cids', '{}');
-    r jsonb;
-    updated jsonb := '{}';
-    not_updated jsonb := '{}';
-    destroyed jsonb := '[]';
-    not_destroyed jsonb := '{}';
-    k text;
-    v jsonb;
-    eid text;
-    se jsonb;
-BEGIN
-    IF err IS NOT NULL THEN RETURN err; END IF;
-    r := mailcluster._email_create_all(account, cmd->'create', cmd->'errors', cids);
-    cids := r->'cids';
-    FOR k, v IN SELECT key, value FROM jsonb_each(coalesce(cmd->'update', '{}')) LOOP
-        eid := mailcluster._resolve_id(k, cids);
-        se := CASE WHEN eid IS NULL THEN mailcluster._seterr('notFound')
-                   ELSE mailcluster._email_patch(account, eid, v, cids) END;
-        IF se IS NULL THEN updated := updated || jsonb_build_object(k, NULL);
-        ELSE not_updated := not_updated || jsonb_build_object(k, se); END IF;
-    END LOOP;
-    FOR k IN SELECT jsonb_array_elements_text(coalesce(cmd->'destroy', '[]')) LOOP
-        eid := mailcluster._resolve_id(k, cids);
-        IF eid IS NOT NULL AND mailcluster._email_destroy(account, eid) THEN
-            destroyed := destroyed || to_jsonb(eid);
-        ELSE
-            not_destroyed := not_destroyed || jsonb_build_object(k, mailcluster._seterr('notFound'));
-        END IF;
-    END LOOP;
-    RETURN jsonb_build_object('accountId', account, 'oldState', old_state,
-                              'newState', mailcluster._state(account, 'Email'),
-                              'created', nullif(r->'created', '{}'),
-                              'updated', nullif(updated, '{}'),
-                              'destroyed', nullif(destroyed, '[]'),
-                              'notCreated', nullif(r->'notCreated', '{}'),
-                              'notUpdated', nullif(not_updated, '{}'),
-                              'notDestroyed', nullif(not_destroyed, '{}'),
-                              'cids', cids);
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_op_email_set' LANGUAGE C VOLATILE;
 
 -- op deliver {account_id, blob_id, data?, parsed, mailbox, received_at}:
 -- store the blob and file the message into the mailbox named (by name,
