@@ -252,6 +252,16 @@ SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls":
     ["Mailbox/set", {"accountId": "Acb", "create": {"n": {"name": "Once"}}}, "0"]]}', 'req-2')
     #> '{methodResponses,0,1,notCreated}' AS sibling_name_taken;
 
+-- ---- _submit: a command is an object with an "op"; a request_id applied
+-- before answers its stored response and proposes nothing ----
+SELECT mailcluster._submit('[1]');
+SELECT mailcluster._submit('{"x": 1}');
+SELECT mailcluster._submit(NULL);
+SELECT last_log_index AS before_rid FROM mailcluster.raft_status \gset
+SELECT mailcluster._submit('{"op": "record_response", "response": {"n": 1}}', 'regress-rid-1') AS first;
+SELECT mailcluster._submit('{"op": "record_response", "response": {"n": 2}}', 'regress-rid-1') AS again;
+SELECT last_log_index - :before_rid AS entries FROM mailcluster.raft_status;
+
 -- ---- commit failures (MC001 -> serverPartialFail, MC003 -> serverUnavailable);
 -- such a response is not stored, so the retry does the work ----
 SHOW mailcluster.enable_fault_injection;

@@ -1,8 +1,14 @@
 /*
- * raft_submit.c — mailcluster._raft_submit(cmd jsonb, request_id text): the
- * write path.  The command (with its request_id added as "request_id") is
- * replicated as one NORMAL log entry; the call returns the response the
- * local apply of that entry produced (mailcluster._apply's result).
+ * raft_submit.c — the write path:
+ *
+ *   mailcluster._raft_submit(cmd jsonb, request_id text)  the command (with
+ *              its request_id added as "request_id") replicated as one
+ *              NORMAL log entry; returns the response the local apply of
+ *              that entry produced (mailcluster._apply's result)
+ *   mailcluster._submit(cmd jsonb, request_id text)  the JMAP layer's one
+ *              way in: answers a request_id applied before from
+ *              _responses, honours the tests' fault injection, then
+ *              _raft_submit
  */
 #include "postgres.h"
 
@@ -11,13 +17,18 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "raft_call.h"
 #include "raft_shmem.h"
+#include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_raft_submit);
+PG_FUNCTION_INFO_V1(mc_jmap_submit);
+
+static SPIPlanPtr response_plan = NULL;
 
 /*
  * A fresh request id: "r-", 16 hex digits of the current time in
@@ -98,6 +109,40 @@ raise_apply_error(const char *reply)
 }
 
 /*
+ * The response stored under rid in mailcluster._responses, copied into the
+ * caller's context; false when there is none.
+ */
+static bool
+lookup_response(const char *rid, Datum *result)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	bool		found = false;
+	int			ret;
+
+	args[0] = CStringGetTextDatum(rid);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	ret = SPI_execute_plan(mc_spi_kept_plan(&response_plan,
+											"SELECT response FROM mailcluster._responses WHERE request_id = $1",
+											1, types),
+						   args, NULL, false, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			*result = SPI_datumTransfer(d, false, -1);
+			found = true;
+		}
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
  * A response too big for the slot: read what the apply stored under rid in
  * mailcluster._responses (committed before the apply worker answered, so
  * visible to a snapshot taken now).
@@ -105,29 +150,9 @@ raise_apply_error(const char *reply)
 static Datum
 stored_response(const char *rid)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
 	Datum		result = (Datum) 0;
-	bool		found = false;
 
-	args[0] = CStringGetTextDatum(rid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "mailcluster: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT response FROM mailcluster._responses WHERE request_id = $1",
-							  1, types, args, NULL, false, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-		{
-			result = SPI_datumTransfer(d, false, -1);
-			found = true;
-		}
-	}
-	SPI_finish();
-	if (!found)
+	if (!lookup_response(rid, &result))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("mailcluster: the write was applied but its response was not found"),
@@ -135,27 +160,20 @@ stored_response(const char *rid)
 	return result;
 }
 
-/* _raft_submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb */
-Datum
-mc_raft_submit(PG_FUNCTION_ARGS)
+/*
+ * Replicate cmd under rid (generated when NULL) and return its response
+ * from the local apply.
+ */
+static Datum
+submit(Jsonb *cmd, char *rid)
 {
-	Jsonb	   *cmd;
-	char	   *rid;
 	char	   *entry;
 	uint32		len;
 	McRaftCallResult res;
 	int			timeout_ms = mc_raft_commit_timeout();
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("mailcluster: the command must not be NULL")));
-	cmd = PG_GETARG_JSONB_P(0);
-	if (!JB_ROOT_IS_OBJECT(cmd))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mailcluster: the command must be a JSON object with an \"op\" key")));
-	rid = PG_ARGISNULL(1) ? generate_request_id() : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (rid == NULL)
+		rid = generate_request_id();
 	if (rid[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -176,6 +194,65 @@ mc_raft_submit(PG_FUNCTION_ARGS)
 	if (res.err != MC_RAFT_OK)
 		mc_raft_raise(res.err, "this write");
 	if (!res.reply_valid)
-		PG_RETURN_DATUM(stored_response(rid));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res.reply)));
+		return stored_response(rid);
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(res.reply));
+}
+
+/* _raft_submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb */
+Datum
+mc_raft_submit(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *cmd;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mailcluster: the command must not be NULL")));
+	cmd = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_OBJECT(cmd))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mailcluster: the command must be a JSON object with an \"op\" key")));
+	PG_RETURN_DATUM(submit(cmd, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/*
+ * _submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb — propose
+ * cmd and return its response (89_submit.sql has the contract): a
+ * request_id applied before and known here answers its stored response at
+ * once.  With mailcluster.enable_fault_injection on, mcjmap.fault_submit =
+ * 'MC001' or 'MC003' makes the proposal fail that way (tests only).
+ */
+Datum
+mc_jmap_submit(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *cmd = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
+	char	   *rid = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *fault;
+	const char *enabled;
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = "op";
+	k.val.string.len = 2;
+	if (cmd == NULL || !JB_ROOT_IS_OBJECT(cmd) ||
+		findJsonbValueFromContainer(&cmd->root, JB_FOBJECT, &k) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a command must be a JSON object with an \"op\"")));
+	if (rid != NULL)
+	{
+		Datum		stored;
+
+		if (lookup_response(rid, &stored))
+			PG_RETURN_DATUM(stored);
+	}
+	fault = GetConfigOption("mcjmap.fault_submit", true, false);
+	enabled = GetConfigOption("mailcluster.enable_fault_injection", true, false);
+	if (fault != NULL && (strcmp(fault, "MC001") == 0 || strcmp(fault, "MC003") == 0) &&
+		enabled != NULL && strcmp(enabled, "on") == 0)
+		ereport(ERROR,
+				(errcode(MAKE_SQLSTATE(fault[0], fault[1], fault[2], fault[3], fault[4])),
+				 errmsg("injected failure %s of a proposal", fault)));
+	PG_RETURN_DATUM(submit(cmd, rid));
 }
