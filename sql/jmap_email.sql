@@ -518,7 +518,11 @@ SELECT r->>2 AS call, r->1 AS args
   FROM jsonb_array_elements(jr('[["Email/set", {"accountId": "Aec", "update": ["x"]}, "a"],
                                  ["Email/set", {"accountId": "Aec", "destroy": {"x": 1}}, "b"],
                                  ["Email/set", {"accountId": "Aec", "destroy": [1, true]}, "c"],
-                                 ["Email/set", {"accountId": "Aec", "ifInState": "0", "update": {"x": {}}}, "d"]]')) r;
+                                 ["Email/set", {"accountId": "Aec", "ifInState": "0", "update": {"x": {}}}, "d"],
+                                 ["Email/set", {"accountId": "Anope", "update": {}}, "e"],
+                                 ["Email/set", {"accountId": 5}, "f"],
+                                 ["Email/set", {"accountId": "Aec", "ifInState": 5, "create": []}, "g"],
+                                 ["Email/set", {"accountId": "Aec", "create": {}, "update": {}, "destroy": []}, "h"]]')) r;
 
 -- ---- purge_changes looks only at the types written since its last horizon,
 -- and still leaves no outdated row below its horizon ----

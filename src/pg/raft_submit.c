@@ -23,6 +23,7 @@
 
 #include "raft_call.h"
 #include "raft_shmem.h"
+#include "raft_submit.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_raft_submit);
@@ -226,8 +227,14 @@ mc_raft_submit(PG_FUNCTION_ARGS)
 Datum
 mc_jmap_submit(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *cmd = PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0);
-	char	   *rid = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PG_RETURN_DATUM(mc_submit_command(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0),
+									  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/* See raft_submit.h. */
+Datum
+mc_submit_command(Jsonb *cmd, char *rid)
+{
 	const char *fault;
 	const char *enabled;
 	JsonbValue	k;
@@ -245,7 +252,7 @@ mc_jmap_submit(PG_FUNCTION_ARGS)
 		Datum		stored;
 
 		if (lookup_response(rid, &stored))
-			PG_RETURN_DATUM(stored);
+			return stored;
 	}
 	fault = GetConfigOption("mcjmap.fault_submit", true, false);
 	enabled = GetConfigOption("mailcluster.enable_fault_injection", true, false);
@@ -254,5 +261,5 @@ mc_jmap_submit(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE(fault[0], fault[1], fault[2], fault[3], fault[4])),
 				 errmsg("injected failure %s of a proposal", fault)));
-	PG_RETURN_DATUM(submit(cmd, rid));
+	return submit(cmd, rid);
 }

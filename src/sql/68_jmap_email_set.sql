@@ -1,5 +1,6 @@
 -- 68_jmap_email_set.sql — Email/set and Email/import (RFC 8621 §4.6,
--- §4.8) on the proposing side: drafts are generated as RFC 5322 messages,
+-- §4.8) on the proposing side (Email/set's method itself is C,
+-- jmap_m_email_set.c): drafts are generated as RFC 5322 messages,
 -- blobs fetched and parsed here, size limits checked (tooLarge), unknown
 -- blobs reported (blobNotFound); then one email_set / email_import command
 -- carries the parsed messages to the apply path.
@@ -127,25 +128,21 @@ BEGIN
                 THEN mailcluster._blob_carry(blob, msg) ELSE '{}' END;  -- big drafts: blob_part entries first
 END $$;
 
--- Email/set (RFC 8621 §4.6): drafts built and parsed here (invalidProperties,
--- blobNotFound, tooLarge found here), then one email_set command.
-CREATE FUNCTION mailcluster._m_email_set(args jsonb, ctx jsonb) RETURNS jsonb
+-- The create part of Email/set (RFC 8621 §4.6): each draft built as a
+-- message and parsed here (invalidProperties, blobNotFound, tooLarge found
+-- here).  Returns {"create": {cid: item}, "errors": {cid: SetError}} for the
+-- email_set command; the method itself is C (jmap_m_email_set.c).
+CREATE FUNCTION mailcluster._email_set_creates(account text, drafts jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
-    account text := mailcluster._arg_account(args);
     create_items jsonb := '{}';
     errors jsonb := '{}';
     cid text;
     o jsonb;
     d jsonb;
     msg bytea;
-    res jsonb;
 BEGIN
-    PERFORM mailcluster._arg_type(args, 'ifInState', 'string'),
-            mailcluster._arg_type(args, 'create', 'object'),
-            mailcluster._arg_type(args, 'update', 'object'),
-            mailcluster._arg_type(args, 'destroy', 'array');
-    FOR cid, o IN SELECT key, value FROM jsonb_each(coalesce(mailcluster._arg_type(args, 'create', 'object'), '{}')) LOOP
+    FOR cid, o IN SELECT key, value FROM jsonb_each(coalesce(drafts, '{}')) LOOP
         IF jsonb_typeof(o) <> 'object' THEN
             errors := errors || jsonb_build_object(cid, mailcluster._seterr('invalidArguments'));
             CONTINUE;
@@ -163,15 +160,13 @@ BEGIN
         END IF;
         create_items := create_items || jsonb_build_object(cid, mailcluster._create_item(msg, o, true));
     END LOOP;
-    res := mailcluster._submit(mailcluster._compact(jsonb_build_object(
-        'op', 'email_set', 'account_id', account, 'if_in_state', args->'ifInState',
-        'create', create_items, 'errors', errors, 'update', args->'update',
-        'destroy', args->'destroy', 'cids', ctx->'createdIds')), ctx->>'request_id');
-    IF res ? 'error' THEN
-        PERFORM mailcluster._jerr(res->'error'->>'type', res->'error'->>'description');
-    END IF;
-    RETURN jsonb_build_object('name', 'Email/set', 'args', res - 'cids', 'createdIds', res->'cids');
+    RETURN jsonb_build_object('create', create_items, 'errors', errors);
 END $$;
+
+-- Email/set (RFC 8621 §4.6): arguments checked, drafts built by
+-- _email_set_creates, then one email_set command (C, jmap_m_email_set.c).
+CREATE FUNCTION mailcluster._m_email_set(args jsonb, ctx jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'mc_jmap_m_email_set' LANGUAGE C VOLATILE;
 
 -- Email/import (RFC 8621 §4.8): blobs of the account read and parsed here
 -- (blobNotFound, tooLarge), then one email_import command.
