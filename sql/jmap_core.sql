@@ -301,15 +301,22 @@ SELECT mailcluster._guard_active() AS guard_on_outside_apply;
 -- the index and id counter of the command being applied exist only inside _apply
 SELECT mailcluster._cur_idx();
 SELECT mailcluster._next_id('M');
--- _invoke calls only (jsonb, jsonb) -> jsonb handlers, with the caller's privileges
-SELECT mailcluster._invoke('pg_catalog.jsonb_concat(jsonb,jsonb)', '{"a": 1}', '{"b": 2}');
-SELECT mailcluster._invoke('pg_catalog.lower(text)', '{}', '{}');
-SELECT mailcluster._invoke(NULL, '{}', '{}') IS NULL AS null_fn_gives_null;
-CREATE ROLE mc_invoke_user;
-SET ROLE mc_invoke_user;
-SELECT mailcluster._invoke('pg_catalog.jsonb_concat(jsonb,jsonb)', '{}', '{}');
+-- _jmap_call: unknown methods and methods outside "using" are unknownMethod;
+-- method errors become error responses; handlers run with the caller's privileges
+SELECT mailcluster._jmap_call('Foo/bar', '{}', '{"using": ["urn:ietf:params:jmap:core"]}', '[]');
+SELECT mailcluster._jmap_call('Mailbox/get', '{}', '{"using": ["urn:ietf:params:jmap:core"]}', '[]');
+SELECT mailcluster._jmap_call('Mailbox/get', '{"accountId": 5}', '{"using": ["urn:ietf:params:jmap:mail"]}', '[]');
+SELECT mailcluster._jmap_call('Core/echo', '{"#x": {"resultOf": "a", "name": "Core/echo", "path": "/y"}}',
+                              '{"using": ["urn:ietf:params:jmap:core"]}', '[["Core/echo", {"y": 7}, "a"]]');
+CREATE ROLE mc_call_user;
+GRANT SELECT ON mailcluster._jmap_methods TO mc_call_user;
+REVOKE EXECUTE ON FUNCTION mailcluster._m_core_echo(jsonb, jsonb) FROM PUBLIC;
+SET ROLE mc_call_user;
+SELECT mailcluster._jmap_call('Core/echo', '{}', '{"using": ["urn:ietf:params:jmap:core"]}', '[]');
 RESET ROLE;
-DROP ROLE mc_invoke_user;
+GRANT EXECUTE ON FUNCTION mailcluster._m_core_echo(jsonb, jsonb) TO PUBLIC;
+REVOKE SELECT ON mailcluster._jmap_methods FROM mc_call_user;
+DROP ROLE mc_call_user;
 
 -- ---- _apply: dispatch, idempotency, unknown ops, errors clear the guard ----
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');

@@ -16,6 +16,8 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "jmap_request.h"
+
 PG_FUNCTION_INFO_V1(mc_jmap_request_problem);
 PG_FUNCTION_INFO_V1(mc_jmap_has_backrefs);
 PG_FUNCTION_INFO_V1(mc_jmap_write_only);
@@ -184,18 +186,24 @@ not_request:
 Datum
 mc_jmap_has_backrefs(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *args = PG_GETARG_JSONB_P(0);
+	PG_RETURN_BOOL(mc_jmap_args_have_backrefs(PG_GETARG_JSONB_P(0)));
+}
+
+/* See jmap_request.h. */
+bool
+mc_jmap_args_have_backrefs(Jsonb *args)
+{
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
 	if (!JB_ROOT_IS_OBJECT(args))
-		PG_RETURN_BOOL(false);
+		return false;
 	it = JsonbIteratorInit(&args->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		if (tok == WJB_KEY && v.val.string.len > 0 && v.val.string.val[0] == '#')
-			PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(false);
+			return true;
+	return false;
 }
 
 /*

@@ -27,13 +27,6 @@ INSERT INTO mailcluster._jmap_methods VALUES
     ('Mailbox/queryChanges', 'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false),
     ('Email/queryChanges',   'mailcluster._m_query_changes', 'urn:ietf:params:jmap:mail', false);
 
--- fn(a, b) for a JMAP method handler fn (jsonb, jsonb) -> jsonb, through
--- fmgr (C, src/pg/mc_invoke.c): no dynamic SQL planned per method call.
--- The caller must hold EXECUTE on fn.
-CREATE FUNCTION mailcluster._invoke(fn regprocedure, a jsonb, b jsonb) RETURNS jsonb
-AS 'MODULE_PATHNAME', 'mc_invoke' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION mailcluster._invoke(regprocedure, jsonb, jsonb) FROM PUBLIC;
-
 -- NULL when request is a Request object jmap() can run, else its problem
 -- object: notRequest, or unknownCapability for the first capability of
 -- "using" not implemented here (C, jmap_request.c).
@@ -82,49 +75,11 @@ BEGIN
 END $$;
 
 -- Run one method call; returns {"name","args","createdIds"?} — an
--- ["error", ...] response for method-level errors, never raises for them.
+-- ["error", ...] response for method-level errors, never raises for them
+-- (C, jmap_call.c: the handler from _jmap_methods, cached per process,
+-- called through fmgr in a subtransaction).  MC002 propagates.
 CREATE FUNCTION mailcluster._jmap_call(method text, args jsonb, ctx jsonb, responses jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    m mailcluster._jmap_methods;
-    res jsonb;
-    st text;
-    msg text;
-    det text;
-BEGIN
-    SELECT * INTO m FROM mailcluster._jmap_methods WHERE name = method;
-    IF NOT FOUND OR NOT (ctx->'using') ? m.capability THEN
-        RETURN jsonb_build_object('name', 'error', 'args', jsonb_build_object('type', 'unknownMethod'));
-    END IF;
-    BEGIN
-        IF mailcluster._jmap_has_backrefs(args) THEN
-            args := mailcluster._jmap_backrefs(args, responses);
-        END IF;
-        res := mailcluster._invoke(to_regprocedure(m.fn || '(jsonb,jsonb)'), args, ctx);
-        RETURN res;
-    EXCEPTION
-        WHEN SQLSTATE 'MJ000' THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-            RETURN jsonb_build_object('name', 'error', 'args',
-                jsonb_build_object('type', msg) || CASE WHEN coalesce(det, '') = '' THEN '{}'::jsonb
-                                                       ELSE jsonb_build_object('description', det) END);
-        WHEN SQLSTATE 'MC001' THEN
-            RETURN jsonb_build_object('name', 'error', 'args',
-                jsonb_build_object('type', 'serverPartialFail', 'description', SQLERRM));
-        WHEN SQLSTATE 'MC003' THEN
-            RETURN jsonb_build_object('name', 'error', 'args',
-                jsonb_build_object('type', 'serverUnavailable', 'description', SQLERRM));
-        WHEN SQLSTATE 'MC002' THEN
-            RAISE;
-        WHEN data_exception THEN
-            RETURN jsonb_build_object('name', 'error', 'args',
-                jsonb_build_object('type', 'invalidArguments', 'description', SQLERRM));
-        WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
-            RETURN jsonb_build_object('name', 'error', 'args',
-                jsonb_build_object('type', 'serverFail', 'description', st || ': ' || SQLERRM));
-    END;
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_call' LANGUAGE C VOLATILE;
 
 -- The read barrier of a linearizable jmap() request: NULL once a read
 -- index confirmed by the leader is applied here, else the message of the
