@@ -46,6 +46,7 @@ typedef struct MethodEntry
 	Oid			fn;
 	FmgrInfo	flinfo;
 	char	   *capability;
+	bool		writes;			/* _jmap_methods.writes */
 } MethodEntry;
 
 static HTAB *methods = NULL;
@@ -82,7 +83,7 @@ methods_load(void)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "mailcluster: SPI_connect failed");
-	ret = SPI_execute("SELECT name, to_regprocedure(fn || '(jsonb,jsonb)')::oid, capability "
+	ret = SPI_execute("SELECT name, to_regprocedure(fn || '(jsonb,jsonb)')::oid, capability, writes "
 					  "FROM mailcluster._jmap_methods", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading _jmap_methods failed: %s", SPI_result_code_string(ret));
@@ -108,6 +109,7 @@ methods_load(void)
 		e->fn = DatumGetObjectId(fn);
 		fmgr_info_cxt(e->fn, &e->flinfo, methods_cxt);
 		e->capability = MemoryContextStrdup(methods_cxt, SPI_getvalue(tup, desc, 3));
+		e->writes = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
 	}
 	SPI_finish();
 }
@@ -261,27 +263,49 @@ run_method(MethodEntry *m, Jsonb *args, Jsonb *ctx, Jsonb *responses, bool *isnu
 Datum
 mc_jmap_call(PG_FUNCTION_ARGS)
 {
-	char	   *method;
-	Jsonb	   *args = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
-	Jsonb	   *ctx = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	Jsonb	   *responses = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
-	MethodEntry *m = NULL;
+	Jsonb	   *res = mc_jmap_run_call(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+									   PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+									   PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2),
+									   PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
+
+	if (res == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(res);
+}
+
+/* The method's entry, or NULL. */
+static MethodEntry *
+find_method(const char *method)
+{
+	if (methods == NULL)
+		methods_load();
+	if (method == NULL || strlen(method) >= METHOD_NAME_MAX)
+		return NULL;
+	return hash_search(methods, method, HASH_FIND, NULL);
+}
+
+/* See jmap_request.h. */
+bool
+mc_jmap_method_writes(const char *method)
+{
+	MethodEntry *m = find_method(method);
+
+	return m != NULL && m->writes;
+}
+
+/* See jmap_request.h. */
+Jsonb *
+mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Jsonb *responses)
+{
+	MethodEntry *m = find_method(method);
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	Datum		res = (Datum) 0;
 	bool		isnull = false;
 	Jsonb	   *failed = NULL;
 
-	if (methods == NULL)
-		methods_load();
-	if (!PG_ARGISNULL(0))
-	{
-		method = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		if (strlen(method) < METHOD_NAME_MAX)
-			m = hash_search(methods, method, HASH_FIND, NULL);
-	}
 	if (m == NULL || !uses(ctx, m->capability))
-		PG_RETURN_JSONB_P(error_response("unknownMethod", NULL));
+		return error_response("unknownMethod", NULL);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
@@ -325,8 +349,8 @@ mc_jmap_call(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	if (failed != NULL)
-		PG_RETURN_JSONB_P(failed);
+		return failed;
 	if (isnull)
-		PG_RETURN_NULL();
-	PG_RETURN_DATUM(res);
+		return NULL;
+	return DatumGetJsonbP(res);
 }

@@ -138,16 +138,23 @@ problem(const char *type, const char *detail)
 Datum
 mc_jmap_request_problem(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *req;
+	Jsonb	   *p = mc_jmap_problem_of(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0));
+
+	if (p == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(p);
+}
+
+/* See jmap_request.h. */
+Jsonb *
+mc_jmap_problem_of(Jsonb *req)
+{
 	JsonbValue *using,
 			   *calls,
 			   *created;
 	uint32		n;
 
-	if (PG_ARGISNULL(0))
-		goto not_request;
-	req = PG_GETARG_JSONB_P(0);
-	if (!JB_ROOT_IS_OBJECT(req))
+	if (req == NULL || !JB_ROOT_IS_OBJECT(req))
 		goto not_request;
 	using = get_key(&req->root, "using");
 	calls = get_key(&req->root, "methodCalls");
@@ -167,15 +174,15 @@ mc_jmap_request_problem(PG_FUNCTION_ARGS)
 				memcmp(cap->val.string.val, known_capabilities[k], cap->val.string.len) == 0)
 				known = true;
 		if (!known)
-			PG_RETURN_JSONB_P(problem("unknownCapability",
-									  psprintf("The server does not support the capability \"%.*s\".",
-											   cap->val.string.len, cap->val.string.val)));
+			return problem("unknownCapability",
+						   psprintf("The server does not support the capability \"%.*s\".",
+									cap->val.string.len, cap->val.string.val));
 	}
-	PG_RETURN_NULL();
+	return NULL;
 
 not_request:
-	PG_RETURN_JSONB_P(problem("notRequest",
-							  "The request must be an object with \"using\" (strings) and \"methodCalls\" ([name, arguments, call id] triples)."));
+	return problem("notRequest",
+				   "The request must be an object with \"using\" (strings) and \"methodCalls\" ([name, arguments, call id] triples).");
 }
 
 /*
@@ -221,13 +228,19 @@ mc_jmap_args_have_backrefs(Jsonb *args)
 Datum
 mc_jmap_write_only(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *calls = PG_GETARG_JSONB_P(0);
+	PG_RETURN_BOOL(mc_jmap_calls_write_only(PG_GETARG_JSONB_P(0)));
+}
+
+/* See jmap_request.h. */
+bool
+mc_jmap_calls_write_only(Jsonb *calls)
+{
 	JsonbIterator *it;
 	JsonbValue	v;
 	int			n = 0;
 
 	if (!JB_ROOT_IS_ARRAY(calls) || JB_ROOT_IS_SCALAR(calls))
-		PG_RETURN_BOOL(false);
+		return false;
 	it = JsonbIteratorInit(&calls->root);
 	(void) JsonbIteratorNext(&it, &v, true);	/* WJB_BEGIN_ARRAY */
 	while (JsonbIteratorNext(&it, &v, true) == WJB_ELEM)
@@ -236,18 +249,18 @@ mc_jmap_write_only(PG_FUNCTION_ARGS)
 				   *args;
 
 		if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
-			PG_RETURN_BOOL(false);
+			return false;
 		name = getIthJsonbValueFromContainer(v.val.binary.data, 0);
 		args = getIthJsonbValueFromContainer(v.val.binary.data, 1);
 		if (name == NULL || name->type != jbvString || args == NULL ||
 			args->type != jbvBinary || !JsonContainerIsObject(args->val.binary.data))
-			PG_RETURN_BOOL(false);
+			return false;
 		if (!((name->val.string.len == 9 && memcmp(name->val.string.val, "Email/set", 9) == 0) ||
 			  (name->val.string.len == 11 && memcmp(name->val.string.val, "Mailbox/set", 11) == 0)))
-			PG_RETURN_BOOL(false);
+			return false;
 		if (get_key(args->val.binary.data, "create") != NULL)
-			PG_RETURN_BOOL(false);
+			return false;
 		n++;
 	}
-	PG_RETURN_BOOL(n > 0);
+	return n > 0;
 }

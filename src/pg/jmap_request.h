@@ -15,4 +15,26 @@
  */
 extern bool mc_jmap_args_have_backrefs(Jsonb *args);
 
+/*
+ * NULL when request is a Request object jmap() can run, else its problem
+ * object (notRequest, unknownCapability), as _jmap_request_problem.
+ */
+extern Jsonb *mc_jmap_problem_of(Jsonb *request);
+
+/*
+ * May jmap() skip its up-front read barrier for these method calls (all
+ * Email/set or Mailbox/set without "create")?  As _jmap_write_only.
+ */
+extern bool mc_jmap_calls_write_only(Jsonb *calls);
+
+/*
+ * Run one method call as _jmap_call does (jmap_call.c): its response
+ * {"name", "args", "createdIds"?}, or an error response; never raises for
+ * method-level errors.  NULL when the handler returned NULL.
+ */
+extern Jsonb *mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Jsonb *responses);
+
+/* Is method one that writes (_jmap_methods.writes)? (jmap_call.c) */
+extern bool mc_jmap_method_writes(const char *method);
+
 #endif
