@@ -28,16 +28,14 @@
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
+#include "jmap_json.h"
 #include "jmap_request.h"
+#include "raft_call.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap_call);
 
 #define METHOD_NAME_MAX 64
-#define ERRCODE_MC_JMAP_ERROR		MAKE_SQLSTATE('M','J','0','0','0')
-#define ERRCODE_MC_COMMIT_TIMEOUT	MAKE_SQLSTATE('M','C','0','0','1')
-#define ERRCODE_MC_NOT_LEADER		MAKE_SQLSTATE('M','C','0','0','2')
-#define ERRCODE_MC_NO_LEADER		MAKE_SQLSTATE('M','C','0','0','3')
 
 /* One method: name -> handler, ready to call, and its capability. */
 typedef struct MethodEntry
@@ -119,20 +117,12 @@ static Jsonb *
 name_args(const char *name, JsonbValue *args)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue	k,
-				v;
+	JsonbValue	v = mc_jsonb_string(name);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	k.type = jbvString;
-	k.val.string.val = "name";
-	k.val.string.len = 4;
-	pushJsonbValue(&st, WJB_KEY, &k);
-	v.type = jbvString;
-	v.val.string.val = (char *) name;
-	v.val.string.len = strlen(name);
+	mc_jsonb_push_key(&st, "name");
 	pushJsonbValue(&st, WJB_VALUE, &v);
-	k.val.string.val = "args";
-	pushJsonbValue(&st, WJB_KEY, &k);
+	mc_jsonb_push_key(&st, "args");
 	pushJsonbValue(&st, WJB_VALUE, args);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
@@ -142,27 +132,17 @@ static Jsonb *
 error_response(const char *type, const char *description)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue	k,
-				v;
+	JsonbValue	v = mc_jsonb_string(type);
 	Jsonb	   *args;
 	JsonbValue	av;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	k.type = jbvString;
-	k.val.string.val = "type";
-	k.val.string.len = 4;
-	pushJsonbValue(&st, WJB_KEY, &k);
-	v.type = jbvString;
-	v.val.string.val = (char *) type;
-	v.val.string.len = strlen(type);
+	mc_jsonb_push_key(&st, "type");
 	pushJsonbValue(&st, WJB_VALUE, &v);
 	if (description != NULL)
 	{
-		k.val.string.val = "description";
-		k.val.string.len = strlen("description");
-		pushJsonbValue(&st, WJB_KEY, &k);
-		v.val.string.val = (char *) description;
-		v.val.string.len = strlen(description);
+		v = mc_jsonb_string(description);
+		mc_jsonb_push_key(&st, "description");
 		pushJsonbValue(&st, WJB_VALUE, &v);
 	}
 	args = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
@@ -179,16 +159,10 @@ uses(Jsonb *ctx, const char *capability)
 	JsonbValue	k;
 	JsonbValue *using;
 
-	if (ctx == NULL || !JB_ROOT_IS_OBJECT(ctx))
-		return false;
-	k.type = jbvString;
-	k.val.string.val = "using";
-	k.val.string.len = 5;
-	using = findJsonbValueFromContainer(&ctx->root, JB_FOBJECT, &k);
+	using = mc_jsonb_get(ctx, "using");
 	if (using == NULL || using->type != jbvBinary)
 		return false;
-	k.val.string.val = (char *) capability;
-	k.val.string.len = strlen(capability);
+	k = mc_jsonb_string(capability);
 	return findJsonbValueFromContainer(using->val.binary.data, JB_FOBJECT | JB_FARRAY, &k) != NULL;
 }
 
@@ -294,63 +268,90 @@ mc_jmap_method_writes(const char *method)
 }
 
 /* See jmap_request.h. */
-Jsonb *
-mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Jsonb *responses)
+ErrorData *
+mc_jmap_try(void (*fn) (void *arg), void *arg)
 {
-	MethodEntry *m = find_method(method);
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	Datum		res = (Datum) 0;
-	bool		isnull = false;
-	Jsonb	   *failed = NULL;
-
-	if (m == NULL || !uses(ctx, m->capability))
-		return error_response("unknownMethod", NULL);
+	ErrorData  *edata = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		res = run_method(m, args, ctx, responses, &isnull);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		int			code;
-
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
-
-		code = edata->sqlerrcode;
-		if (code == ERRCODE_MC_NOT_LEADER || code == ERRCODE_QUERY_CANCELED ||
-			code == ERRCODE_ASSERT_FAILURE)
+		/* what PL/pgSQL's WHEN OTHERS does not catch either */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ASSERT_FAILURE)
 			ReThrowError(edata);
-		if (code == ERRCODE_MC_JMAP_ERROR)
-			failed = error_response(edata->message,
-									edata->detail && edata->detail[0] ? edata->detail : NULL);
-		else if (code == ERRCODE_MC_COMMIT_TIMEOUT)
-			failed = error_response("serverPartialFail", edata->message);
-		else if (code == ERRCODE_MC_NO_LEADER)
-			failed = error_response("serverUnavailable", edata->message);
-		else if (ERRCODE_TO_CATEGORY(code) == ERRCODE_DATA_EXCEPTION)
-			failed = error_response("invalidArguments", edata->message);
-		else
-			failed = error_response("serverFail",
-									psprintf("%s: %s", unpack_sql_state(code), edata->message));
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	return edata;
+}
 
-	if (failed != NULL)
-		return failed;
-	if (isnull)
-		return NULL;
-	return DatumGetJsonbP(res);
+/* One method call, for mc_jmap_try. */
+typedef struct MethodRun
+{
+	MethodEntry *m;
+	Jsonb	   *args;
+	Jsonb	   *ctx;
+	Jsonb	   *responses;
+	Datum		res;
+	bool		isnull;
+} MethodRun;
+
+static void
+method_run(void *arg)
+{
+	MethodRun  *r = (MethodRun *) arg;
+
+	r->res = run_method(r->m, r->args, r->ctx, r->responses, &r->isnull);
+}
+
+/* See jmap_request.h. */
+Jsonb *
+mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Jsonb *responses)
+{
+	MethodEntry *m = find_method(method);
+	MethodRun	r = {m, args, ctx, responses, (Datum) 0, false};
+	ErrorData  *edata;
+	Jsonb	   *failed;
+	int			code;
+
+	if (m == NULL || !uses(ctx, m->capability))
+		return error_response("unknownMethod", NULL);
+
+	edata = mc_jmap_try(method_run, &r);
+	if (edata == NULL)
+		return r.isnull ? NULL : DatumGetJsonbP(r.res);
+
+	code = edata->sqlerrcode;
+	if (code == ERRCODE_MC_NOT_LEADER)
+		ReThrowError(edata);
+	if (code == ERRCODE_MC_JMAP_ERROR)
+		failed = error_response(edata->message,
+								edata->detail && edata->detail[0] ? edata->detail : NULL);
+	else if (code == ERRCODE_MC_COMMIT_TIMEOUT)
+		failed = error_response("serverPartialFail", edata->message);
+	else if (code == ERRCODE_MC_NO_LEADER)
+		failed = error_response("serverUnavailable", edata->message);
+	else if (ERRCODE_TO_CATEGORY(code) == ERRCODE_DATA_EXCEPTION)
+		failed = error_response("invalidArguments", edata->message);
+	else
+		failed = error_response("serverFail",
+								psprintf("%s: %s", unpack_sql_state(code), edata->message));
+	FreeErrorData(edata);
+	return failed;
 }

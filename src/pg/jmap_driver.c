@@ -21,46 +21,20 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "jmap_json.h"
 #include "jmap_request.h"
+#include "raft_call.h"
 #include "raft_submit.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap);
 
-#define ERRCODE_MC_COMMIT_TIMEOUT	MAKE_SQLSTATE('M','C','0','0','1')
-#define ERRCODE_MC_NO_LEADER		MAKE_SQLSTATE('M','C','0','0','3')
 
 static SPIPlanPtr stored_plan = NULL;
 static SPIPlanPtr fence_plan = NULL;
 static SPIPlanPtr session_plan = NULL;
-
-/* The value of key in object o, or NULL. */
-static JsonbValue *
-get_key(Jsonb *o, const char *key)
-{
-	JsonbValue	k;
-
-	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k);
-}
-
-static JsonbValue
-string_value(const char *s)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	return v;
-}
 
 static JsonbValue
 jsonb_value(Jsonb *j)
@@ -81,7 +55,7 @@ jsonb_value(Jsonb *j)
 static void
 push_pair(JsonbParseState **st, const char *key, JsonbValue v)
 {
-	JsonbValue	k = string_value(key);
+	JsonbValue	k = mc_jsonb_string(key);
 
 	pushJsonbValue(st, WJB_KEY, &k);
 	pushJsonbValue(st, WJB_VALUE, &v);
@@ -148,12 +122,12 @@ error_call(const char *type, const char *description)
 	Jsonb	   *args;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&st, "type", string_value(type));
-	push_pair(&st, "description", string_value(description));
+	push_pair(&st, "type", mc_jsonb_string(type));
+	push_pair(&st, "description", mc_jsonb_string(description));
 	args = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 	st = NULL;
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&st, "name", string_value("error"));
+	push_pair(&st, "name", mc_jsonb_string("error"));
 	push_pair(&st, "args", jsonb_value(args));
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
@@ -162,8 +136,8 @@ error_call(const char *type, const char *description)
 static bool
 is_error_of(Jsonb *res, const char *const *types, int n)
 {
-	JsonbValue *name = get_key(res, "name");
-	JsonbValue *args = get_key(res, "args");
+	JsonbValue *name = mc_jsonb_get(res, "name");
+	JsonbValue *args = mc_jsonb_get(res, "args");
 	JsonbValue *type;
 	Jsonb	   *a;
 
@@ -171,7 +145,7 @@ is_error_of(Jsonb *res, const char *const *types, int n)
 		memcmp(name->val.string.val, "error", 5) != 0 || args == NULL || args->type != jbvBinary)
 		return false;
 	a = JsonbValueToJsonb(args);
-	type = get_key(a, "type");
+	type = mc_jsonb_get(a, "type");
 	if (type == NULL || type->type != jbvString)
 		return false;
 	for (int i = 0; i < n; i++)
@@ -185,7 +159,7 @@ is_error_of(Jsonb *res, const char *const *types, int n)
 static Jsonb *
 merge_created(Jsonb *created, Jsonb *res)
 {
-	JsonbValue *c = get_key(res, "createdIds");
+	JsonbValue *c = mc_jsonb_get(res, "createdIds");
 
 	if (c == NULL || c->type != jbvBinary || !JsonContainerIsObject(c->val.binary.data))
 		return created;
@@ -215,8 +189,8 @@ static Jsonb *
 response_item(Jsonb *res, JsonbValue *id)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue *name = get_key(res, "name");
-	JsonbValue *args = get_key(res, "args");
+	JsonbValue *name = mc_jsonb_get(res, "name");
+	JsonbValue *args = mc_jsonb_get(res, "args");
 	JsonbValue	nullv;
 
 	nullv.type = jbvNull;
@@ -257,8 +231,23 @@ call_context(JsonbValue *using, Jsonb *created, const char *rid, int n)
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_pair(&st, "using", using != NULL ? *using : nullv);
 	push_pair(&st, "createdIds", jsonb_value(created));
-	push_pair(&st, "request_id", rid != NULL ? string_value(psprintf("jmap:%s:%d", rid, n)) : nullv);
+	push_pair(&st, "request_id", rid != NULL ? mc_jsonb_string(psprintf("jmap:%s:%d", rid, n)) : nullv);
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+/* A record_response proposal, for mc_jmap_try. */
+typedef struct Record
+{
+	Jsonb	   *cmd;
+	char	   *rid;
+} Record;
+
+static void
+record_run(void *arg)
+{
+	Record	   *r = (Record *) arg;
+
+	(void) mc_submit_command(r->cmd, r->rid);
 }
 
 /*
@@ -269,41 +258,22 @@ call_context(JsonbValue *using, Jsonb *created, const char *rid, int n)
 static void
 record_response(Jsonb *out, const char *rid)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
 	JsonbParseState *st = NULL;
-	Jsonb	   *cmd;
+	Record		r;
+	ErrorData  *edata;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&st, "op", string_value("record_response"));
+	push_pair(&st, "op", mc_jsonb_string("record_response"));
 	push_pair(&st, "response", jsonb_value(out));
-	cmd = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		(void) mc_submit_command(cmd, psprintf("jmap:%s", rid));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode != ERRCODE_MC_COMMIT_TIMEOUT &&
-			edata->sqlerrcode != ERRCODE_MC_NO_LEADER)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	r.cmd = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	r.rid = psprintf("jmap:%s", rid);
+	edata = mc_jmap_try(record_run, &r);
+	if (edata == NULL)
+		return;
+	if (edata->sqlerrcode != ERRCODE_MC_COMMIT_TIMEOUT &&
+		edata->sqlerrcode != ERRCODE_MC_NO_LEADER)
+		ReThrowError(edata);
+	FreeErrorData(edata);
 }
 
 /*
@@ -361,8 +331,8 @@ mc_jmap(PG_FUNCTION_ARGS)
 	if (problem != NULL)
 		PG_RETURN_JSONB_P(problem);
 
-	calls_v = get_key(request, "methodCalls");
-	using = get_key(request, "using");
+	calls_v = mc_jsonb_get(request, "methodCalls");
+	using = mc_jsonb_get(request, "using");
 	calls = calls_v->val.binary.data;
 	n_calls = JsonContainerSize(calls);
 	consistency = GetConfigOption("mailcluster.read_consistency", true, false);
@@ -372,7 +342,7 @@ mc_jmap(PG_FUNCTION_ARGS)
 		fence_err = fence();
 		fence_owed = false;
 	}
-	created_v = get_key(request, "createdIds");
+	created_v = mc_jsonb_get(request, "createdIds");
 	created = created_v != NULL ? JsonbValueToJsonb(created_v)
 		: DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 
@@ -422,7 +392,7 @@ mc_jmap(PG_FUNCTION_ARGS)
 	d = query_one(&session_plan,
 				  "SELECT a.created_idx::text FROM mailcluster.accounts a ORDER BY a.created_idx DESC LIMIT 1",
 				  0, NULL, NULL, false, &found);
-	push_pair(&st, "sessionState", string_value(found ? TextDatumGetCString(d) : "0"));
+	push_pair(&st, "sessionState", mc_jsonb_string(found ? TextDatumGetCString(d) : "0"));
 	if (created_v != NULL)
 		push_pair(&st, "createdIds", jsonb_value(created));
 	out = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

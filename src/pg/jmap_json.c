@@ -8,6 +8,8 @@
  *   mailcluster._keywords(kw jsonb) keyword validation in the apply of
  *                                   every keyword change, on every node
  *
+ * and the jsonb helpers the C parts of the JMAP layer share (jmap_json.h).
+ *
  * Both are pure functions of their argument (IMMUTABLE) and keep the
  * results of the SQL versions they replace (pg_regress jmap_* checks them).
  */
@@ -155,4 +157,37 @@ mc_jmap_keywords(PG_FUNCTION_ARGS)
 	if (r == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(r);
+}
+
+/* See jmap_json.h. */
+JsonbValue *
+mc_jsonb_get(Jsonb *o, const char *key)
+{
+	JsonbValue	k;
+
+	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
+		return NULL;
+	k = mc_jsonb_string(key);
+	return findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k);
+}
+
+/* See jmap_json.h. */
+JsonbValue
+mc_jsonb_string(const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	return v;
+}
+
+/* See jmap_json.h. */
+void
+mc_jsonb_push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	k = mc_jsonb_string(key);
+
+	pushJsonbValue(st, WJB_KEY, &k);
 }

@@ -23,4 +23,13 @@ extern char *mc_jmap_keyword_lower(const char *s, int len);
  */
 extern Jsonb *mc_jmap_keywords_normalize(Jsonb *kw);
 
+/* The value of key in object o; NULL when o is NULL, not an object, or lacks it. */
+extern JsonbValue *mc_jsonb_get(Jsonb *o, const char *key);
+
+/* A string JsonbValue pointing at s (not copied). */
+extern JsonbValue mc_jsonb_string(const char *s);
+
+/* Push key (a string, not copied) into the object being built. */
+extern void mc_jsonb_push_key(JsonbParseState **st, const char *key);
+
 #endif

@@ -20,12 +20,12 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "jmap_json.h"
+#include "jmap_request.h"
 #include "raft_submit.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap_m_email_set);
-
-#define ERRCODE_MC_JMAP_ERROR MAKE_SQLSTATE('M','J','0','0','0')
 
 static SPIPlanPtr account_plan = NULL;
 static SPIPlanPtr creates_plan = NULL;
@@ -38,20 +38,6 @@ jmap_error(const char *type, const char *description)
 			(errcode(ERRCODE_MC_JMAP_ERROR),
 			 errmsg("%s", type),
 			 errdetail("%s", description ? description : "")));
-}
-
-/* The value of key in object o, or NULL. */
-static JsonbValue *
-get_key(Jsonb *o, const char *key)
-{
-	JsonbValue	k;
-
-	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k);
 }
 
 /* jsonb_typeof of a value. */
@@ -82,7 +68,7 @@ type_of(JsonbValue *v)
 static JsonbValue *
 arg_of_type(Jsonb *args, const char *name, const char *typ)
 {
-	JsonbValue *v = get_key(args, name);
+	JsonbValue *v = mc_jsonb_get(args, name);
 
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
@@ -95,7 +81,7 @@ arg_of_type(Jsonb *args, const char *name, const char *typ)
 static char *
 arg_account(Jsonb *args)
 {
-	JsonbValue *v = get_key(args, "accountId");
+	JsonbValue *v = mc_jsonb_get(args, "accountId");
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	char	   *account;
@@ -136,24 +122,13 @@ build_creates(const char *account, JsonbValue *create)
 	return DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-static void
-push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-}
-
 /* key: v, unless v is absent or JSON null (as _compact drops them). */
 static void
 push_unless_null(JsonbParseState **st, const char *key, JsonbValue *v)
 {
 	if (v == NULL || v->type == jbvNull)
 		return;
-	push_key(st, key);
+	mc_jsonb_push_key(st, key);
 	pushJsonbValue(st, WJB_VALUE, v);
 }
 
@@ -215,8 +190,8 @@ mc_jmap_m_email_set(PG_FUNCTION_ARGS)
 	{
 		Jsonb	   *built = build_creates(account, create);
 
-		create_items = get_key(built, "create");
-		errors = get_key(built, "errors");
+		create_items = mc_jsonb_get(built, "create");
+		errors = mc_jsonb_get(built, "errors");
 	}
 	else
 	{
@@ -225,40 +200,36 @@ mc_jmap_m_email_set(PG_FUNCTION_ARGS)
 	}
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	opv.type = jbvString;
-	opv.val.string.val = "email_set";
-	opv.val.string.len = strlen("email_set");
+	opv = mc_jsonb_string("email_set");
 	push_unless_null(&st, "op", &opv);
-	accv.type = jbvString;
-	accv.val.string.val = account;
-	accv.val.string.len = strlen(account);
+	accv = mc_jsonb_string(account);
 	push_unless_null(&st, "account_id", &accv);
 	push_unless_null(&st, "if_in_state", if_in_state);
 	push_unless_null(&st, "create", create_items);
 	push_unless_null(&st, "errors", errors);
 	push_unless_null(&st, "update", update);
 	push_unless_null(&st, "destroy", destroy);
-	push_unless_null(&st, "cids", get_key(ctx, "createdIds"));
+	push_unless_null(&st, "cids", mc_jsonb_get(ctx, "createdIds"));
 	cmd = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 
-	ridv = get_key(ctx, "request_id");
+	ridv = mc_jsonb_get(ctx, "request_id");
 	if (ridv != NULL && ridv->type == jbvString)
 		rid = pnstrdup(ridv->val.string.val, ridv->val.string.len);
 	res = DatumGetJsonbP(mc_submit_command(cmd, rid));
 
-	err = get_key(res, "error");
+	err = mc_jsonb_get(res, "error");
 	if (err != NULL)
 	{
 		Jsonb	   *e = JsonbValueToJsonb(err);
-		JsonbValue *t = get_key(e, "type");
-		JsonbValue *d = get_key(e, "description");
+		JsonbValue *t = mc_jsonb_get(e, "type");
+		JsonbValue *d = mc_jsonb_get(e, "description");
 
 		jmap_error(t && t->type == jbvString ? pnstrdup(t->val.string.val, t->val.string.len) : "serverFail",
 				   d && d->type == jbvString ? pnstrdup(d->val.string.val, d->val.string.len) : NULL);
 	}
 
 	/* {"name": "Email/set", "args": res - 'cids', "createdIds": res->'cids'} */
-	cids = get_key(res, "cids");
+	cids = mc_jsonb_get(res, "cids");
 	{
 		Jsonb	   *without_cids = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, JsonbPGetDatum(res),
 																	 CStringGetTextDatum("cids")));
@@ -268,17 +239,15 @@ mc_jmap_m_email_set(PG_FUNCTION_ARGS)
 
 		st = NULL;
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_key(&st, "name");
-		namev.type = jbvString;
-		namev.val.string.val = "Email/set";
-		namev.val.string.len = strlen("Email/set");
+		mc_jsonb_push_key(&st, "name");
+		namev = mc_jsonb_string("Email/set");
 		pushJsonbValue(&st, WJB_VALUE, &namev);
-		push_key(&st, "args");
+		mc_jsonb_push_key(&st, "args");
 		argsv.type = jbvBinary;
 		argsv.val.binary.data = &without_cids->root;
 		argsv.val.binary.len = VARSIZE(without_cids) - VARHDRSZ;
 		pushJsonbValue(&st, WJB_VALUE, &argsv);
-		push_key(&st, "createdIds");
+		mc_jsonb_push_key(&st, "createdIds");
 		nullv.type = jbvNull;
 		pushJsonbValue(&st, WJB_VALUE, cids != NULL ? cids : &nullv);
 		out = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

@@ -22,6 +22,7 @@
 #include "utils/jsonb.h"
 
 #include "jmap_changes.h"
+#include "jmap_json.h"
 #include "jmap_email_patch.h"
 #include "spi_plans.h"
 
@@ -29,20 +30,6 @@ PG_FUNCTION_INFO_V1(mc_jmap_op_email_set);
 
 static SPIPlanPtr create_all_plan = NULL;
 static SPIPlanPtr destroy_plan = NULL;
-
-/* The value of key in object o (NULL when absent or o is not an object). */
-static JsonbValue *
-get_key(Jsonb *o, const char *key)
-{
-	JsonbValue	k;
-
-	if (o == NULL || !JB_ROOT_IS_OBJECT(o))
-		return NULL;
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k);
-}
 
 /* A JsonbValue as a Jsonb (NULL stays NULL). */
 static Jsonb *
@@ -208,16 +195,16 @@ error_response(const char *type)
 static Jsonb *
 email_set(Jsonb *cmd)
 {
-	JsonbValue *acct_v = get_key(cmd, "account_id");
+	JsonbValue *acct_v = mc_jsonb_get(cmd, "account_id");
 	char	   *account_s = value_text(acct_v);
 	Datum		account;
 	char	   *old_state;
-	JsonbValue *if_in_state = get_key(cmd, "if_in_state");
-	JsonbValue *cids_v = get_key(cmd, "cids");
-	JsonbValue *create_v = get_key(cmd, "create");
-	JsonbValue *errors_v = get_key(cmd, "errors");
-	JsonbValue *update_v = get_key(cmd, "update");
-	JsonbValue *destroy_v = get_key(cmd, "destroy");
+	JsonbValue *if_in_state = mc_jsonb_get(cmd, "if_in_state");
+	JsonbValue *cids_v = mc_jsonb_get(cmd, "cids");
+	JsonbValue *create_v = mc_jsonb_get(cmd, "create");
+	JsonbValue *errors_v = mc_jsonb_get(cmd, "errors");
+	JsonbValue *update_v = mc_jsonb_get(cmd, "update");
+	JsonbValue *destroy_v = mc_jsonb_get(cmd, "destroy");
 	Jsonb	   *cids;
 	Jsonb	   *created = NULL;
 	Jsonb	   *not_created = NULL;
@@ -270,11 +257,11 @@ email_set(Jsonb *cmd)
 		Jsonb	   *r = create_all(account, create_v, errors_v, cids);
 		JsonbValue *v;
 
-		v = get_key(r, "created");
+		v = mc_jsonb_get(r, "created");
 		created = empty_or_absent(v) ? NULL : value_jsonb(v);
-		v = get_key(r, "notCreated");
+		v = mc_jsonb_get(r, "notCreated");
 		not_created = empty_or_absent(v) ? NULL : value_jsonb(v);
-		v = get_key(r, "cids");
+		v = mc_jsonb_get(r, "cids");
 		cids = value_jsonb(v);
 	}
 

@@ -7,7 +7,11 @@
 
 #include "postgres.h"
 
+#include "utils/elog.h"
 #include "utils/jsonb.h"
+
+/* A JMAP method-level error (_jerr): type as message, description as detail. */
+#define ERRCODE_MC_JMAP_ERROR MAKE_SQLSTATE('M','J','0','0','0')
 
 /*
  * Does a method call's arguments object have a "#name" key (a
@@ -36,5 +40,14 @@ extern Jsonb *mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Json
 
 /* Is method one that writes (_jmap_methods.writes)? (jmap_call.c) */
 extern bool mc_jmap_method_writes(const char *method);
+
+/*
+ * Run fn(arg) in an internal subtransaction: NULL when it returned, else
+ * the error it raised (copied into the caller's context; the subtransaction
+ * rolled back), as a PL/pgSQL exception block with WHEN OTHERS.  Query
+ * cancels and assertion failures are re-raised, as PL/pgSQL does.
+ * (jmap_call.c)
+ */
+extern ErrorData *mc_jmap_try(void (*fn) (void *arg), void *arg);
 
 #endif
