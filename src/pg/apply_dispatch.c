@@ -469,9 +469,9 @@ mc_apply_current_index(void)
 	return apply_idx;
 }
 
-/* Lower-case RFC 4648 base32 (no padding) of n >= 0, appended to buf. */
-static void
-append_b32(StringInfo buf, int64 n)
+/* See apply_dispatch.h. */
+void
+mc_append_b32(StringInfo buf, int64 n)
 {
 	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 	char		tmp[16];
@@ -503,7 +503,7 @@ mc_apply_b32(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("negative value " INT64_FORMAT " has no base32 form", n)));
 	initStringInfo(&buf);
-	append_b32(&buf, n);
+	mc_append_b32(&buf, n);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }
 
@@ -529,8 +529,8 @@ mc_apply_next_id(PG_FUNCTION_ARGS)
 	initStringInfo(&buf);
 	if (!PG_ARGISNULL(0))
 		appendStringInfoString(&buf, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	append_b32(&buf, idx);
+	mc_append_b32(&buf, idx);
 	appendStringInfoChar(&buf, '-');
-	append_b32(&buf, ++apply_ctr);
+	mc_append_b32(&buf, ++apply_ctr);
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -4,6 +4,7 @@
 #ifndef MC_APPLY_DISPATCH_H
 #define MC_APPLY_DISPATCH_H
 
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 /*
@@ -36,5 +37,11 @@ extern void mc_apply_batch_end(void);
  * Raises object_not_in_prerequisite_state outside _apply.
  */
 extern int64 mc_apply_current_index(void);
+
+/*
+ * n >= 0 in lower-case RFC 4648 base32 (no padding), appended to buf: the
+ * form of the index and counter in object ids (_b32, _next_id).
+ */
+extern void mc_append_b32(StringInfo buf, int64 n);
 
 #endif

@@ -27,29 +27,11 @@ AS 'MODULE_PATHNAME', 'mc_jmap_apply' LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION mailcluster._apply(bigint, jsonb) FROM PUBLIC;
 
 -- op account_create {name} -> {"id"}: the account and its six standard
--- mailboxes, set-based (three statements).  The mailbox ids are those
--- _next_id('M') would give as the command's first six ids: M ||
--- base32(idx) || '-' || base32(1..6), in sort order.
+-- mailboxes, with one Mailbox change row each, in one statement (C,
+-- jmap_op_account.c).  The mailbox ids are those _next_id('M') would give
+-- as the command's first six ids: M || base32(idx) || '-' || base32(1..6).
 CREATE FUNCTION mailcluster._op_account_create(idx bigint, cmd jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    acct text := 'A' || mailcluster._b32(idx);
-    ids text[];
-BEGIN
-    INSERT INTO mailcluster.accounts (id, name, created_idx) VALUES (acct, cmd->>'name', idx);
-    WITH v(o, name, role) AS (
-        VALUES (1, 'Inbox', 'inbox'), (2, 'Drafts', 'drafts'), (3, 'Sent', 'sent'),
-               (4, 'Trash', 'trash'), (5, 'Junk', 'junk'), (6, 'Archive', 'archive')),
-    ins AS (
-        INSERT INTO mailcluster.mailboxes (account_id, id, name, role, sort_order)
-        SELECT acct, 'M' || mailcluster._b32(idx) || '-' || mailcluster._b32(v.o), v.name, v.role, v.o * 10
-          FROM v
-        RETURNING id)
-    SELECT array_agg(id) INTO ids FROM ins;
-    INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind)
-    SELECT acct, 'Mailbox', m, idx, 'c' FROM unnest(ids) AS m;
-    RETURN jsonb_build_object('id', acct);
-END $$;
+AS 'MODULE_PATHNAME', 'mc_jmap_op_account_create' LANGUAGE C VOLATILE;
 
 -- Store blob bytes under their content address, once.  Contract: raises
 -- data_corrupted when the bytes do not hash to blob_id.
