@@ -139,14 +139,15 @@ BEGIN
     -- the horizon moves only for accounts that lost change rows: the others
     -- still hold every row they had, and rewriting every account row each
     -- round left as many dead rows as accounts, slowing every later lookup
+    -- a touched type's newest row is at or after the horizon, so the max
+    -- over those rows is its max: one aggregate, not a lookup per row
     WITH touched AS (
-        SELECT DISTINCT t.account_id, t.type FROM mailcluster.changes t WHERE t.idx >= since),
+        SELECT t.account_id, t.type, max(t.idx) AS top
+          FROM mailcluster.changes t WHERE t.idx >= since GROUP BY t.account_id, t.type),
     gone AS (
         DELETE FROM mailcluster.changes c USING touched g
          WHERE c.account_id = g.account_id AND c.type = g.type
-           AND c.idx < before
-           AND c.idx < (SELECT max(m.idx) FROM mailcluster.changes m
-                         WHERE m.account_id = c.account_id AND m.type = c.type)
+           AND c.idx < before AND c.idx < g.top
         RETURNING c.account_id),
     moved AS (
         UPDATE mailcluster.accounts a SET purged_before = before
