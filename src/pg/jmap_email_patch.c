@@ -150,12 +150,7 @@ get_string(Jsonb *o, const char *key, int len)
 	k.val.string.val = (char *) key;
 	k.val.string.len = len;
 	v = findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k);
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	if (v->type == jbvString)
-		return pnstrdup(v->val.string.val, v->val.string.len);
-	/* ->> of a number or boolean: its text */
-	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
+	return mc_jsonb_text(v);
 }
 
 /* See jmap_email_patch.h. */
@@ -285,12 +280,7 @@ true_object(const char *key)
 static bool
 has_key(Jsonb *o, const char *key)
 {
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(&o->root, JB_FOBJECT, &k) != NULL;
+	return mc_jsonb_get(o, key) != NULL;
 }
 
 /* Does the path key (klen bytes) start with prefix? */

@@ -191,3 +191,14 @@ mc_jsonb_push_key(JsonbParseState **st, const char *key)
 
 	pushJsonbValue(st, WJB_KEY, &k);
 }
+
+/* See jmap_json.h. */
+char *
+mc_jsonb_text(JsonbValue *v)
+{
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
+}

@@ -26,6 +26,9 @@ extern Jsonb *mc_jmap_keywords_normalize(Jsonb *kw);
 /* The value of key in object o; NULL when o is NULL, not an object, or lacks it. */
 extern JsonbValue *mc_jsonb_get(Jsonb *o, const char *key);
 
+/* ->> of a value: its text (a string unquoted), NULL when v is NULL or JSON null. */
+extern char *mc_jsonb_text(JsonbValue *v);
+
 /* A string JsonbValue pointing at s (not copied). */
 extern JsonbValue mc_jsonb_string(const char *s);
 

@@ -52,6 +52,7 @@ mc_jmap_op_account_create(PG_FUNCTION_ARGS)
 	int64		idx = PG_GETARG_INT64(0);
 	Jsonb	   *cmd = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	JsonbValue *name = mc_jsonb_get(cmd, "name");
+	char	   *name_s;
 	StringInfoData acct;
 	Datum		ids[N_STANDARD_MAILBOXES];
 	Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTARRAYOID};
@@ -76,12 +77,11 @@ mc_jmap_op_account_create(PG_FUNCTION_ARGS)
 		ids[o - 1] = CStringGetTextDatum(id.data);
 	}
 	values[0] = CStringGetTextDatum(acct.data);
-	if (name == NULL || name->type == jbvNull)
+	name_s = mc_jsonb_text(name);
+	if (name_s == NULL)
 		nulls[1] = 'n';
-	else if (name->type == jbvString)
-		values[1] = CStringGetTextDatum(pnstrdup(name->val.string.val, name->val.string.len));
 	else
-		values[1] = CStringGetTextDatum(JsonbToCString(NULL, &JsonbValueToJsonb(name)->root, 0));
+		values[1] = CStringGetTextDatum(name_s);
 	values[2] = Int64GetDatum(idx);
 	values[3] = PointerGetDatum(construct_array(ids, N_STANDARD_MAILBOXES, TEXTOID, -1, false,
 												TYPALIGN_INT));

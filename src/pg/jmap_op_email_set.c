@@ -47,17 +47,6 @@ empty_or_absent(JsonbValue *v)
 		 JsonContainerSize(v->val.binary.data) == 0);
 }
 
-/* ->> of a value: its text (a string unquoted), NULL for JSON null. */
-static char *
-value_text(JsonbValue *v)
-{
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	if (v->type == jbvString)
-		return pnstrdup(v->val.string.val, v->val.string.len);
-	return JsonbToCString(NULL, &JsonbValueToJsonb(v)->root, 0);
-}
-
 static void
 push_key(JsonbParseState **st, const char *key, int len)
 {
@@ -196,7 +185,7 @@ static Jsonb *
 email_set(Jsonb *cmd)
 {
 	JsonbValue *acct_v = mc_jsonb_get(cmd, "account_id");
-	char	   *account_s = value_text(acct_v);
+	char	   *account_s = mc_jsonb_text(acct_v);
 	Datum		account;
 	char	   *old_state;
 	JsonbValue *if_in_state = mc_jsonb_get(cmd, "if_in_state");
@@ -232,7 +221,7 @@ email_set(Jsonb *cmd)
 	/* ifInState (RFC 8620 §5.3): the whole call fails on a mismatch */
 	if (if_in_state != NULL && if_in_state->type != jbvNull)
 	{
-		char	   *want = value_text(if_in_state);
+		char	   *want = mc_jsonb_text(if_in_state);
 
 		if (old_state == NULL || strcmp(want, old_state) != 0)
 			return error_response("stateMismatch");
@@ -320,7 +309,7 @@ email_set(Jsonb *cmd)
 		(void) JsonbIteratorNext(&it, &v, true);	/* WJB_BEGIN_ARRAY */
 		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
 		{
-			char	   *k = value_text(&v);
+			char	   *k = mc_jsonb_text(&v);
 			char	   *eid;
 
 			if (k == NULL)
