@@ -9,9 +9,11 @@
  * nodes it proposes nothing.  Both are ordinary log entries, applied on
  * every node.
  *
- * A round is skipped when a purge would remove nothing (no change row,
- * stored response, upload grant, blob or blob part past the cut), so an
- * idle cluster does not grow its log with empty purges.
+ * Before it calls purge_run(), a round looks whether this node holds a
+ * purge role with something to purge (no change row written since the last
+ * horizon below the cut, no stored response, upload grant, blob or blob
+ * part past the cut: skipped), so an idle cluster does not grow its log
+ * with empty purges and only the role holders read the tables.
  *
  * Errors never stop the worker: MC001 / MC003 (no majority, leader unknown
  * — expected on a minority side) are logged at DEBUG1, anything else as a
@@ -127,28 +129,49 @@ maint_configure(void)
 			 "SELECT mailcluster.purge_run(%s)::text", args);
 
 	/*
-	 * Would purge_changes / purge_blobs remove anything?  Mirrors what
-	 * _op_purge_changes and _op_purge_blobs delete (src/sql/55_jmap_apply.sql)
-	 * with purge_run's cuts (src/sql/60_jmap_api.sql).
+	 * Is there anything for this node to propose?  Only the holder of a
+	 * role looks (purge_run proposes nothing elsewhere), so one node, not
+	 * every node, pays for the look.  The AND / OR of a target list stop at
+	 * the first false / true operand, and an uncorrelated EXISTS is run only
+	 * when reached, so a node holding neither role reads no table.
+	 *
+	 * purge.accounts: change rows written between the last horizon
+	 * (_purge_state) and the cut, found through changes_idx, or stored
+	 * responses below the cut.  The change test does not ask whether a
+	 * newer row outdates one of them: answering that probed the primary key
+	 * once per row since the horizon, 1.6 s on all three nodes at once with
+	 * 250k rows, and stalled every write behind it.  So a round may propose
+	 * a purge that removes nothing, at most once per interval and only after
+	 * writes; and an old row outdated only by writes newer than the cut
+	 * waits for a round whose window holds a write, which an idle cluster
+	 * never has: it stays, as it would have if the purge came later.
+	 *
+	 * The cut must also have moved by more than one index since the last
+	 * horizon: a purge is itself a log entry, so on an idle cluster each
+	 * round's purge moves the next round's cut by exactly one.  Without
+	 * this, rounds went on proposing a purge apiece until the cut had
+	 * crept past the last keep_entries writes (TAP 032 saw it).
+	 *
+	 * purge.stores mirrors _op_purge_blobs (src/sql/55_jmap_apply.sql).
 	 */
 	snprintf(maint_check_sql, sizeof(maint_check_sql),
 			 "WITH cut AS (SELECT a.applied_index - %s AS idx, now() - make_interval(secs => %s) AS t "
 			 "               FROM mailcluster._raft_applied a) "
-			 "SELECT ((SELECT idx FROM cut) > 1 AND ("
+			 "SELECT (mailcluster._holds_role('purge.accounts') "
+			 "        AND (SELECT idx FROM cut) > (SELECT p.changes_before FROM mailcluster._purge_state p) + 1 AND ("
 			 "          EXISTS (SELECT 1 FROM mailcluster.changes m "
 			 "                   WHERE m.idx >= (SELECT p.changes_before FROM mailcluster._purge_state p) "
-			 "                     AND EXISTS (SELECT 1 FROM mailcluster.changes c "
-			 "                                  WHERE c.account_id = m.account_id AND c.type = m.type "
-			 "                                    AND c.idx < least(m.idx, (SELECT idx FROM cut)))) "
+			 "                     AND m.idx < (SELECT idx FROM cut)) "
 			 "       OR EXISTS (SELECT 1 FROM mailcluster._responses r WHERE r.idx < (SELECT idx FROM cut)))) "
-			 "    OR EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
-			 "                WHERE ab.granted_at < (SELECT t FROM cut) "
-			 "                  AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e "
-			 "                                   WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)) "
-			 "    OR EXISTS (SELECT 1 FROM mailcluster.blobs b "
-			 "                WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id) "
-			 "                  AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id)) "
-			 "    OR EXISTS (SELECT 1 FROM mailcluster._blob_parts p WHERE p.at < (SELECT t FROM cut))",
+			 "    OR (mailcluster._holds_role('purge.stores') AND ("
+			 "          EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
+			 "                   WHERE ab.granted_at < (SELECT t FROM cut) "
+			 "                     AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e "
+			 "                                      WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)) "
+			 "       OR EXISTS (SELECT 1 FROM mailcluster.blobs b "
+			 "                   WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id) "
+			 "                     AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id)) "
+			 "       OR EXISTS (SELECT 1 FROM mailcluster._blob_parts p WHERE p.at < (SELECT t FROM cut))))",
 			 keep, grace);
 }
 

@@ -123,6 +123,20 @@ for my $n (@nodes)
 	is($who, '2 3', 'on ' . $n->name . ': purge_changes entries proposed only by node 2, purge_blobs only by node 3');
 }
 
+# ---- an idle cluster proposes no purge -------------------------------------
+# Two rounds (2 s apart) for the last purge the writes above call for; then
+# three more rounds on node 2 and node 3 must find nothing to propose, so
+# the log does not grow.  (A purge is a log entry itself: rounds that
+# counted it as a write went on proposing one purge apiece, keep_entries
+# rounds long.)
+sleep(5);
+my $last0 = $N1->safe_psql('postgres', 'SELECT last_log_index FROM mailcluster.raft_status');
+sleep(7);
+is($N1->safe_psql('postgres', 'SELECT last_log_index FROM mailcluster.raft_status'), $last0,
+	"idle for three rounds: the log stays at index $last0")
+  or diag($N1->safe_psql('postgres', qq{SELECT idx, type, client_id, convert_from(data, 'UTF8')
+		FROM mailcluster._raft_log WHERE idx > $last0 ORDER BY idx}));
+
 # the worker survives SIGHUP
 $N2->reload;
 usleep(500_000);
