@@ -27,6 +27,7 @@ PG_FUNCTION_INFO_V1(mc_jmap_state);
 
 static SPIPlanPtr change_plan = NULL;
 static SPIPlanPtr state_plan = NULL;
+static SPIPlanPtr created_plan = NULL;
 
 /*
  * Within one index a create stays a create and a destroy wins: an object
@@ -41,13 +42,21 @@ static const char change_sql[] =
 "                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END";
 
 /*
+ * A state is the greater of the type's newest change and the account's
+ * creation index.  Every change row of an account comes at or after its
+ * creation (the account's id is made from its creation index, and purges
+ * keep each type's newest row), so the newest change, when there is one,
+ * is the state, and the account row is read only for a type that never
+ * changed.  Two plain lookups instead of one statement with two sub-selects
+ * and greatest(): this runs twice in every Email/set apply, on every node.
  * ORDER BY ... LIMIT 1 keeps the lookup one step down the changes key,
  * whatever the statistics say.
  */
 static const char state_sql[] =
-"SELECT greatest((SELECT c.idx FROM mailcluster.changes c "
-"                  WHERE c.account_id = $1 AND c.type = $2 ORDER BY c.idx DESC LIMIT 1), "
-"                (SELECT a.created_idx FROM mailcluster.accounts a WHERE a.id = $1))";
+"SELECT c.idx FROM mailcluster.changes c "
+" WHERE c.account_id = $1 AND c.type = $2 ORDER BY c.idx DESC LIMIT 1";
+static const char created_sql[] =
+"SELECT a.created_idx FROM mailcluster.accounts a WHERE a.id = $1";
 
 /*
  * Run the change INSERT (SPI connected); isnull[] flags account, typ, obj
@@ -129,9 +138,20 @@ state_index(Datum account, bool account_null, Datum typ, bool typ_null, bool rea
 
 	ret = SPI_execute_plan(mc_spi_kept_plan(&state_plan, state_sql, 2, types),
 						   values, nulls, read_only, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading a state failed: %s",
 			 SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		/* the type never changed: the account's creation index, if any */
+		ret = SPI_execute_plan(mc_spi_kept_plan(&created_plan, created_sql, 1, types),
+							   values, nulls, read_only, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "mailcluster: reading a state failed: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 0)
+			return false;
+	}
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		*idx = DatumGetInt64(d);
