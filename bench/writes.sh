@@ -21,6 +21,11 @@
 # pgbench latencies come from its -l transaction logs, wrk's from its own
 # histogram.  Usage (as root):  bench/writes.sh [seconds per cell, default 10]
 #   CLIENTS="1 8 32" SYSTEMS="pgsync etcd mailcluster" WARMUP=2
+#   PGB_MODE=prepared: every pgbench cell (pgsync and mailcluster alike) uses
+#   the extended protocol with prepared statements (pgbench -M prepared), as
+#   an application's driver does, and mc-jmap-flag sends ready request
+#   documents (bench/mc_flag_req.sql) instead of building them in SQL; the
+#   default, simple, sends each statement as text to be parsed and planned.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -29,6 +34,8 @@ DUR=${1:-${DUR:-10}}
 WARMUP=${WARMUP:-2}
 CLIENTS=${CLIENTS:-"1 8 32"}
 SYSTEMS=${SYSTEMS:-"pgsync etcd mailcluster"}
+PGB_MODE=${PGB_MODE:-simple}
+case "$PGB_MODE" in simple|prepared) ;; *) echo "PGB_MODE must be simple or prepared" >&2; exit 2;; esac
 OUTDIR=${OUTDIR:-/tmp/mcbench-results}
 mkdir -p "$OUTDIR"
 RES=$OUTDIR/writes-$(date -u +%Y%m%dT%H%M%S).txt
@@ -45,11 +52,11 @@ threads_for() { [ "$1" -ge 2 ] && echo 2 || echo 1; }
 run_pgbench() {
 	local sys=$1 port=$2 script=$3 c=$4; shift 4
 	local j; j=$(threads_for "$c")
-	"$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U "$BENCH_USER" -c "$c" -j "$j" -T "$WARMUP" \
+	"$PGBIN/pgbench" -n -M "$PGB_MODE" -h 127.0.0.1 -p "$port" -U "$BENCH_USER" -c "$c" -j "$j" -T "$WARMUP" \
 		-f "$script" "$@" postgres >/dev/null 2>&1
 	rm -f "$tmp"/log.*
 	local out
-	out=$("$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U "$BENCH_USER" -c "$c" -j "$j" -T "$DUR" \
+	out=$("$PGBIN/pgbench" -n -M "$PGB_MODE" -h 127.0.0.1 -p "$port" -U "$BENCH_USER" -c "$c" -j "$j" -T "$DUR" \
 		-f "$script" -l --log-prefix="$tmp/log" "$@" postgres 2>&1)
 	echo "$out" > "$tmp/pgbench-$sys-$c.out"
 	local tps failed pcts
@@ -67,7 +74,7 @@ add_row() {
 	log "$1 c=$2: $3 writes/s p50 $4 ms p99 $5 ms ($6 writes, $7 errors)"
 }
 
-{ echo "== bench/writes.sh  ${DUR}s per cell, warm-up ${WARMUP}s"; bench_env; } | tee "$RES" >&2
+{ echo "== bench/writes.sh  ${DUR}s per cell, warm-up ${WARMUP}s, pgbench -M $PGB_MODE"; bench_env; } | tee "$RES" >&2
 
 for sys in $SYSTEMS; do
 	case $sys in
@@ -110,7 +117,20 @@ for sys in $SYSTEMS; do
 			acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
 			psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
 			psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
-			for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag.sql" "$c" -D acct="$acct"; done
+			if [ "$PGB_MODE" = prepared ]; then
+				# the 400 request documents, made once (k = 2n - 1: set, 2n: clear)
+				psql_at "$P" -c "CREATE TABLE bench_flag_req AS SELECT 2 * f.n - 1 + v AS k,
+					jsonb_build_object('using', jsonb_build_array('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'),
+					  'methodCalls', jsonb_build_array(jsonb_build_array('Email/set',
+					    jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(f.id,
+					      jsonb_build_object('keywords/\$seen', CASE WHEN v = 0 THEN 'true'::jsonb ELSE 'null'::jsonb END))),
+					    'c0'))) AS req
+					FROM bench_flag f, generate_series(0, 1) v;
+					ALTER TABLE bench_flag_req ADD PRIMARY KEY (k)" >/dev/null || die "bench_flag_req failed"
+				for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag_req.sql" "$c"; done
+			else
+				for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag.sql" "$c" -D acct="$acct"; done
+			fi
 		fi
 		if [ "${MC_RAW:-1}" = 1 ]; then
 			for c in $CLIENTS; do run_pgbench mc-raft-raw "$(mc_port "$L")" "$here/mc_write_raw.sql" "$c"; done
