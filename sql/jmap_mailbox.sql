@@ -124,6 +124,50 @@ SELECT * FROM show('[
   ["Mailbox/query", {"accountId": "Agb", "filter": {"operator": "OR", "conditions": [{"name": "Archive"}, {"name": "beta"}]}, "filterAsTree": true, "sortAsTree": true}, "bothTree"],
   ["Email/queryChanges", {"accountId": "Agb"}, "qc2"]]');
 
+-- ---- purge_blobs looks only at the grants that passed its cut since its
+-- last round, those granted since, and the blobs of emails destroyed since.
+-- (Here, at the end of the last file, so that its log entries shift no id
+-- or state of the files before.) ----
+SELECT mailcluster.account_create('purge-blobs') AS pacct \gset
+CREATE FUNCTION unused_grants_before(t timestamptz) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM mailcluster.account_blobs ab
+     WHERE ab.granted_at < t AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e
+                                              WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)
+$$;
+CREATE FUNCTION orphan_blobs() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM mailcluster.blobs b
+     WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
+       AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id)
+$$;
+SELECT mailcluster.deliver(:'pacct', convert_to(E'From: a@example.com\r\nTo: b@example.com\r\nSubject: gone soon\r\nMessage-ID: <gone-soon@example.com>\r\n\r\nonly here\r\n', 'UTF8')) AS gone_id \gset
+SELECT blob_id AS gone_blob FROM mailcluster.emails WHERE account_id = :'pacct' AND id = :'gone_id' \gset
+-- a cut an hour ahead: every grant so far is past it; the used ones stay
+SELECT now() + interval '1 hour' AS t1 \gset
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) ? 'deleted' AS purged_t1;
+SELECT blobs_time = :'t1'::timestamptz AS horizon_t1, unused_grants_before(:'t1') AS unused_left,
+       orphan_blobs() AS orphans_left, (SELECT count(*) FROM mailcluster.blobs WHERE id = :'gone_blob') AS used_blob_kept
+  FROM mailcluster._purge_state;
+-- its email destroyed, the grant (older than the horizon) and the blob go
+-- at the next round with the same cut: through _blob_candidates
+SELECT jr(format('[["Email/set", {"accountId": "%s", "destroy": ["%s"]}, "d"]]', :'pacct', :'gone_id')::jsonb)
+       #> '{0,1,destroyed}' ? :'gone_id' AS destroyed;
+SELECT count(*) AS candidates FROM mailcluster._blob_candidates;
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) AS purged_again;
+SELECT (SELECT count(*) FROM mailcluster.blobs WHERE id = :'gone_blob') AS blob_left,
+       (SELECT count(*) FROM mailcluster.account_blobs WHERE blob_id = :'gone_blob') AS grant_left,
+       (SELECT count(*) FROM mailcluster._blob_candidates) AS candidates_left;
+-- an upload granted after that round with a time already past the cut (as
+-- from a proposer whose clock is behind) is looked at too
+SELECT mailcluster.blob_upload(:'pacct', 'clock behind', 'text/plain') ->> 'size' AS behind;
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) AS purged_behind;
+SELECT count(*) AS behind_left FROM mailcluster.blobs WHERE id = 'B' || encode(sha256('clock behind'), 'hex');
+-- a lower cut leaves the horizon where it is
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', now() - interval '1 day')) AS purged_lower;
+SELECT blobs_time = :'t1'::timestamptz AS horizon_kept, unused_grants_before(:'t1') AS unused_left,
+       orphan_blobs() AS orphans_left FROM mailcluster._purge_state;
+DROP FUNCTION unused_grants_before(timestamptz);
+DROP FUNCTION orphan_blobs();
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

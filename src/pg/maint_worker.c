@@ -57,7 +57,7 @@ static long maint_keep_entries = -1;
 static long maint_blob_grace_s = -1;
 
 /* SQL of one round, built once. */
-static char maint_check_sql[2048];
+static char maint_check_sql[4096];
 static char maint_purge_sql[256];
 
 /* See maint_worker.h. */
@@ -108,6 +108,7 @@ maint_configure(void)
 	char		keep[64];
 	char		grace[64];
 	char		args[160];
+	int			len;
 
 	maint_interval_s = (int) env_number("MAILCLUSTER_MAINTENANCE_INTERVAL", 1, 86400,
 										MAINT_DEFAULT_INTERVAL_S);
@@ -152,9 +153,14 @@ maint_configure(void)
 	 * this, rounds went on proposing a purge apiece until the cut had
 	 * crept past the last keep_entries writes (TAP 032 saw it).
 	 *
-	 * purge.stores mirrors _op_purge_blobs (src/sql/55_jmap_apply.sql).
+	 * purge.stores: what _op_purge_blobs (src/sql/55_jmap_apply.sql) would
+	 * look at: emails destroyed since its last round (_blob_candidates),
+	 * grants that passed the cut since then or were made since with a time
+	 * already past it, and blob parts past the cut.  Again without asking
+	 * whether an email still uses them, so that the horizon moves on: while
+	 * mail comes in, a round an hour later proposes a purge.
 	 */
-	snprintf(maint_check_sql, sizeof(maint_check_sql),
+	len = snprintf(maint_check_sql, sizeof(maint_check_sql),
 			 "WITH cut AS (SELECT a.applied_index - %s AS idx, now() - make_interval(secs => %s) AS t "
 			 "               FROM mailcluster._raft_applied a) "
 			 "SELECT (mailcluster._holds_role('purge.accounts') "
@@ -164,15 +170,17 @@ maint_configure(void)
 			 "                     AND m.idx < (SELECT idx FROM cut)) "
 			 "       OR EXISTS (SELECT 1 FROM mailcluster._responses r WHERE r.idx < (SELECT idx FROM cut)))) "
 			 "    OR (mailcluster._holds_role('purge.stores') AND ("
-			 "          EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
-			 "                   WHERE ab.granted_at < (SELECT t FROM cut) "
-			 "                     AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e "
-			 "                                      WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)) "
-			 "       OR EXISTS (SELECT 1 FROM mailcluster.blobs b "
-			 "                   WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id) "
-			 "                     AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id)) "
+			 "          EXISTS (SELECT 1 FROM mailcluster._blob_candidates) "
+			 "       OR EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
+			 "                   WHERE ab.granted_at >= (SELECT p.blobs_time FROM mailcluster._purge_state p) "
+			 "                     AND ab.granted_at < (SELECT t FROM cut)) "
+			 "       OR EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
+			 "                   WHERE ab.idx > (SELECT p.blobs_time_idx FROM mailcluster._purge_state p) "
+			 "                     AND ab.granted_at < (SELECT t FROM cut)) "
 			 "       OR EXISTS (SELECT 1 FROM mailcluster._blob_parts p WHERE p.at < (SELECT t FROM cut))))",
 			 keep, grace);
+	if (len < 0 || len >= (int) sizeof(maint_check_sql))
+		elog(ERROR, "mailcluster maintenance: the round's check does not fit its buffer");
 }
 
 typedef enum

@@ -81,6 +81,10 @@ CREATE TABLE mailcluster.account_blobs (
     granted_at      timestamptz,          -- proposer's clock, carried in the command
     PRIMARY KEY (account_id, blob_id)
 );
+-- purge_blobs looks only at the grants that passed its cut since its last
+-- round (granted_at) and those granted since then (idx): _purge_state
+CREATE INDEX account_blobs_granted ON mailcluster.account_blobs (granted_at);
+CREATE INDEX account_blobs_idx ON mailcluster.account_blobs (idx);
 
 CREATE TABLE mailcluster.emails (
     account_id      text NOT NULL REFERENCES mailcluster.accounts(id),
@@ -165,11 +169,29 @@ CREATE TABLE mailcluster._blob_parts (
 -- The highest before_idx purge_changes ran with: every change row below it
 -- that a newer row of its type outdated is gone, so the next purge looks
 -- only at the types written since (one row).
+--
+-- The same for purge_blobs: the highest before_time it ran with and the
+-- index of the entry that did (grants granted after that index with a time
+-- already past a later cut, a proposer's clock behind, are looked at too),
+-- and the highest before_idx it ran with.
 CREATE TABLE mailcluster._purge_state (
     one             boolean PRIMARY KEY DEFAULT true CHECK (one),
-    changes_before  bigint NOT NULL
+    changes_before  bigint NOT NULL,
+    blobs_time      timestamptz NOT NULL DEFAULT '-infinity',
+    blobs_time_idx  bigint NOT NULL DEFAULT 0,
+    blobs_before    bigint NOT NULL DEFAULT 0
 );
-INSERT INTO mailcluster._purge_state VALUES (true, 0);
+INSERT INTO mailcluster._purge_state (one, changes_before) VALUES (true, 0);
+
+-- Blobs an account's email let go of since the last purge_blobs: the
+-- email was destroyed (_email_destroy adds the row; every way of deleting
+-- an email must).  The next purge_blobs looks at their grants and the blobs
+-- themselves, whatever their age, and empties the table.
+CREATE TABLE mailcluster._blob_candidates (
+    account_id      text NOT NULL,
+    blob_id         text NOT NULL,
+    PRIMARY KEY (account_id, blob_id)
+);
 
 -- ---- the guard --------------------------------------------------------------
 
@@ -178,7 +200,7 @@ DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['accounts', 'mailboxes', 'threads', 'blobs', 'account_blobs',
                              'emails', 'email_mailboxes', 'changes', '_responses', '_blob_parts',
-                             '_purge_state'] LOOP
+                             '_purge_state', '_blob_candidates'] LOOP
         -- statement level: refuses even statements that would touch no row
         EXECUTE format('CREATE TRIGGER guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                         ON mailcluster.%I

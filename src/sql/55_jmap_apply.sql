@@ -162,21 +162,66 @@ END $$;
 -- op purge_blobs {before_idx | before_time}: drop upload grants older than
 -- the cut (log index, or the proposer's time of the grant) that no email of
 -- the account uses, then blobs nothing references.
+--
+-- It looks only at the grants that can have become droppable since its last
+-- round (_purge_state), not at every grant: those that passed the cut since
+-- then (granted_at from the last before_time, idx from the last before_idx),
+-- those granted since the last time round with a time already past the cut,
+-- and those whose email was destroyed since (_blob_candidates).  A grant
+-- older than the last cut that an email used then is still used unless that
+-- email was destroyed, which put it in _blob_candidates.  Blobs are looked at
+-- when one of their grants went or an email let go of them.  So a round costs
+-- what was uploaded and destroyed since the last one, not the size of the
+-- store (it scanned blobs and account_blobs whole, on every node).
 CREATE FUNCTION mailcluster._op_purge_blobs(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     before bigint := (cmd->>'before_idx')::bigint;
     before_t timestamptz := (cmd->>'before_time')::timestamptz;
+    st mailcluster._purge_state;
+    blob_ids text[];
     n bigint;
 BEGIN
-    DELETE FROM mailcluster.account_blobs ab
-     WHERE (ab.idx < before OR ab.granted_at < before_t)
-       AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e
-                        WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id);
+    SELECT * INTO st FROM mailcluster._purge_state;
+    -- the grants dropped and the blobs let go of, for the blob pass (a second
+    -- statement: one statement's NOT EXISTS would still see the grants)
+    WITH look AS (
+        SELECT ab.account_id, ab.blob_id FROM mailcluster.account_blobs ab
+         WHERE ab.granted_at >= st.blobs_time AND ab.granted_at < before_t
+        UNION
+        SELECT ab.account_id, ab.blob_id FROM mailcluster.account_blobs ab
+         WHERE ab.idx > st.blobs_time_idx AND ab.granted_at < before_t
+        UNION
+        SELECT ab.account_id, ab.blob_id FROM mailcluster.account_blobs ab
+         WHERE ab.idx >= st.blobs_before AND ab.idx < before
+        UNION
+        -- (no join here: with an unanalysed candidates table the planner
+        -- hashed it against a parallel scan of every grant)
+        SELECT c.account_id, c.blob_id FROM mailcluster._blob_candidates c),
+    gone AS (
+        DELETE FROM mailcluster.account_blobs ab USING look l
+         WHERE ab.account_id = l.account_id AND ab.blob_id = l.blob_id
+           AND (ab.idx < before OR ab.granted_at < before_t)
+           AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e
+                            WHERE e.account_id = ab.account_id AND e.blob_id = ab.blob_id)
+        RETURNING ab.blob_id)
+    SELECT coalesce(array_agg(DISTINCT x.blob_id), '{}') INTO blob_ids
+      FROM (SELECT g.blob_id FROM gone g
+            UNION ALL SELECT c.blob_id FROM mailcluster._blob_candidates c) x;
     DELETE FROM mailcluster.blobs b
-     WHERE NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
+     WHERE b.id = ANY (blob_ids)
+       AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
        AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id);
     GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM mailcluster._blob_candidates;
+    -- the horizons only move forward (another proposer's clock may be behind)
+    IF before_t IS NOT NULL THEN
+        UPDATE mailcluster._purge_state
+           SET blobs_time = greatest(blobs_time, before_t), blobs_time_idx = idx;
+    END IF;
+    IF before IS NOT NULL THEN
+        UPDATE mailcluster._purge_state SET blobs_before = greatest(blobs_before, before);
+    END IF;
     -- parts of a blob whose command never came (it failed or timed out)
     DELETE FROM mailcluster._blob_parts p WHERE p.idx < before OR p.at < before_t;
     RETURN jsonb_build_object('deleted', n);

@@ -104,7 +104,8 @@ BEGIN
     RETURN eid;
 END $$;
 
--- Destroy one email: its mailboxes and thread change; an emptied thread goes.
+-- Destroy one email: its mailboxes and thread change; an emptied thread goes;
+-- its blob becomes a candidate for the next purge_blobs.
 CREATE FUNCTION mailcluster._email_destroy(account text, eid text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -114,7 +115,10 @@ BEGIN
     IF NOT FOUND THEN RETURN false; END IF;
     PERFORM mailcluster._change(account, 'Mailbox', mailbox_id, 'u')
        FROM mailcluster.email_mailboxes WHERE account_id = account AND email_id = eid;
-    DELETE FROM mailcluster.emails WHERE account_id = account AND id = eid;
+    WITH gone AS (DELETE FROM mailcluster.emails WHERE account_id = account AND id = eid
+                  RETURNING blob_id)
+    INSERT INTO mailcluster._blob_candidates SELECT account, g.blob_id FROM gone g
+        ON CONFLICT DO NOTHING;
     IF EXISTS (SELECT 1 FROM mailcluster.emails WHERE account_id = account AND thread_id = tid) THEN
         PERFORM mailcluster._change(account, 'Thread', tid, 'u');
     ELSE
