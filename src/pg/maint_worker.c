@@ -154,9 +154,10 @@ maint_configure(void)
 	 * crept past the last keep_entries writes (TAP 032 saw it).
 	 *
 	 * purge.stores: what _op_purge_blobs (src/sql/55_jmap_apply.sql) would
-	 * look at: emails destroyed since its last round (_blob_candidates),
-	 * grants that passed the cut since then or were made since with a time
-	 * already past it, and blob parts past the cut.  Again without asking
+	 * look at: emails destroyed since its last round whose grant is past
+	 * the cut or gone (_blob_candidates; a younger grant is looked at when
+	 * it passes the cut), grants that passed the cut since then or were
+	 * made since with a time already past it, and blob parts past the cut.  Again without asking
 	 * whether an email still uses them, so that the horizon moves on: while
 	 * mail comes in, a round an hour later proposes a purge.
 	 */
@@ -170,7 +171,10 @@ maint_configure(void)
 			 "                     AND m.idx < (SELECT idx FROM cut)) "
 			 "       OR EXISTS (SELECT 1 FROM mailcluster._responses r WHERE r.idx < (SELECT idx FROM cut)))) "
 			 "    OR (mailcluster._holds_role('purge.stores') AND ("
-			 "          EXISTS (SELECT 1 FROM mailcluster._blob_candidates) "
+			 "          EXISTS (SELECT 1 FROM mailcluster._blob_candidates c "
+			 "                   WHERE NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
+			 "                                      WHERE ab.account_id = c.account_id AND ab.blob_id = c.blob_id "
+			 "                                        AND (ab.granted_at >= (SELECT t FROM cut) OR ab.granted_at IS NULL))) "
 			 "       OR EXISTS (SELECT 1 FROM mailcluster.account_blobs ab "
 			 "                   WHERE ab.granted_at >= (SELECT p.blobs_time FROM mailcluster._purge_state p) "
 			 "                     AND ab.granted_at < (SELECT t FROM cut)) "
