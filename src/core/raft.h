@@ -381,6 +381,15 @@ void		mc_raft_destroy(mc_raft *r);
 void		mc_raft_tick(mc_raft *r);
 
 /*
+ * Change the election timeout and heartbeat period of a running node, in
+ * ticks (a reload of the host's settings).  Every wait drawn from now on
+ * uses the new base; the wait under way is drawn again from it, counting
+ * the ticks already elapsed.  MC_RAFT_ERR_INVALID, changing nothing, unless
+ * election_ticks >= 2 and 1 <= heartbeat_ticks < election_ticks.
+ */
+int			mc_raft_set_timeouts(mc_raft *r, int election_ticks, int heartbeat_ticks);
+
+/*
  * Process one received message (m->to must be this node, else ignored).
  * The core copies whatever it keeps; m may be freed afterwards.
  * Returns 0, or MC_RAFT_ERR_NOMEM.

@@ -226,6 +226,23 @@ mc_raft_tick(mc_raft *r)
 		mc_raft_tick_election(r);
 }
 
+/* See raft.h. */
+int
+mc_raft_set_timeouts(mc_raft *r, int election_ticks, int heartbeat_ticks)
+{
+	int			elapsed;
+
+	if (election_ticks < 2 || heartbeat_ticks < 1 || heartbeat_ticks >= election_ticks)
+		return MC_RAFT_ERR_INVALID;
+	r->cfg.election_ticks = election_ticks;
+	r->cfg.heartbeat_ticks = heartbeat_ticks;
+	/* redraw the wait under way from the new base, keeping what elapsed */
+	elapsed = r->elapsed;
+	mc_raft_reset_timeout(r);
+	r->elapsed = elapsed;
+	return MC_RAFT_OK;
+}
+
 static bool
 from_leader(int type)
 {

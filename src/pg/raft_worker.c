@@ -57,6 +57,43 @@ choose_tick_ms(const McRaftSettings *s)
 	return Max(1, Min(t, 50));
 }
 
+/*
+ * A reload's raft_election_timeout and raft_heartbeat_interval, in whole
+ * ticks of the length chosen at start (choose_tick_ms), as raft_boot.c
+ * turns them into ticks: the core draws its next waits from them.  A
+ * heartbeat not below the election timeout is refused, as at start, with
+ * a WARNING, and the old pair kept.
+ */
+static void
+apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
+{
+	int			et,
+				hb;
+
+	if (ns->election_timeout_ms == w->set.election_timeout_ms &&
+		ns->heartbeat_interval_ms == w->set.heartbeat_interval_ms)
+		return;
+	if (ns->heartbeat_interval_ms >= ns->election_timeout_ms)
+	{
+		ereport(WARNING,
+				(errmsg("mailcluster: ignoring the reloaded Raft timeouts"),
+				 errdetail("mailcluster.raft_heartbeat_interval (%d ms) must be below mailcluster.raft_election_timeout (%d ms).",
+						   ns->heartbeat_interval_ms, ns->election_timeout_ms)));
+		return;
+	}
+	et = Max(2, ns->election_timeout_ms / w->tick_ms);
+	hb = Max(1, ns->heartbeat_interval_ms / w->tick_ms);
+	if (hb >= et)
+		hb = Max(1, et / 2);
+	if (w->core != NULL && mc_raft_set_timeouts(w->core, et, hb) != MC_RAFT_OK)
+		elog(ERROR, "mailcluster: the Raft core refused %d / %d ticks", et, hb);
+	w->set.election_timeout_ms = ns->election_timeout_ms;
+	w->set.heartbeat_interval_ms = ns->heartbeat_interval_ms;
+	ereport(LOG,
+			(errmsg("mailcluster: Raft election timeout %d ms, heartbeat %d ms (ticks of %d ms)",
+					ns->election_timeout_ms, ns->heartbeat_interval_ms, w->tick_ms)));
+}
+
 /* On exit: tell waiting backends, drop the latch pointer. */
 static void
 raft_worker_exit(int code, Datum arg)
@@ -189,6 +226,7 @@ mc_raft_worker_main(Datum arg)
 
 				mc_raft_settings_load(&ns);
 				/* identity and sockets stay; timeouts and modes follow reloads */
+				apply_reloaded_timeouts(w, &ns);
 				w->set.commit_timeout_ms = ns.commit_timeout_ms;
 				w->set.write_mode_redirect = ns.write_mode_redirect;
 				w->set.read_linearizable = ns.read_linearizable;

@@ -93,6 +93,69 @@ test_timeout_spread(void)
 		CHECK(seen[t] > 10);
 }
 
+/* A follower's first candidacy comes after this many ticks (0: none in 100). */
+static int
+ticks_to_candidacy(mc_raft *r)
+{
+	for (int t = 1; t <= 100; t++)
+	{
+		mc_raft_status st;
+
+		mc_raft_tick(r);
+		mc_raft_get_status(r, &st);
+		if (st.role == MC_RAFT_CANDIDATE)
+			return t;
+	}
+	return 0;
+}
+
+/* A reload's new timeouts: later waits are drawn from the new base; bad
+ * values are refused and change nothing. */
+static void
+test_set_timeouts(void)
+{
+	int			lo = 1000,
+				hi = 0,
+				kept_lo = 1000;
+
+	for (uint64_t seed = 0; seed < 200; seed++)
+	{
+		mc_raft_config cfg = tc_default_cfg(1);
+		mc_raft_snapshot_meta snap;
+		mc_raft    *r;
+		int			t;
+
+		memset(&snap, 0, sizeof(snap));
+		snap.conf.n_voters = 3;
+		snap.conf.voters[0] = 1;
+		snap.conf.voters[1] = 2;
+		snap.conf.voters[2] = 3;
+		cfg.seed = seed * 7919;
+		cfg.pre_vote = false;
+		r = mc_raft_create(&cfg, NULL, &snap, NULL, 0, NULL, 0);
+		if (seed % 2 == 0)
+		{
+			CHECK_EQ_INT(mc_raft_set_timeouts(r, 4, 1), MC_RAFT_OK);
+			t = ticks_to_candidacy(r);
+			lo = t < lo ? t : lo;
+			hi = t > hi ? t : hi;
+		}
+		else
+		{
+			CHECK_EQ_INT(mc_raft_set_timeouts(r, 1, 1), MC_RAFT_ERR_INVALID);
+			CHECK_EQ_INT(mc_raft_set_timeouts(r, 10, 10), MC_RAFT_ERR_INVALID);
+			CHECK_EQ_INT(mc_raft_set_timeouts(r, 10, 0), MC_RAFT_ERR_INVALID);
+			t = ticks_to_candidacy(r);
+			kept_lo = t < kept_lo ? t : kept_lo;
+		}
+		mc_raft_destroy(r);
+	}
+	/* ET = 4: waits in [4, 8) instead of [10, 20) */
+	CHECK_EQ_INT(lo, 4);
+	CHECK_EQ_INT(hi, 7);
+	CHECK_EQ_INT(kept_lo, 10);
+}
+
 /* R1: a higher term makes a leader a follower; a lower-term message
  * changes nothing. */
 static void
@@ -615,6 +678,7 @@ main(void)
 	RUN(test_single_node);
 	RUN(test_three_node_election);
 	RUN(test_timeout_spread);
+	RUN(test_set_timeouts);
 	RUN(test_term_rules);
 	RUN(test_one_vote_per_term);
 	RUN(test_up_to_date_check);

@@ -181,5 +181,20 @@ like($err, qr/between 1 and 65535/, 'add_node refuses a bad node id');
 ($rc, $out, $err) = $node->psql('postgres', 'SELECT mailcluster.transfer_leadership(1)');
 isnt($rc, 0, 'transfer_leadership to itself is refused');
 
+# a reload applies new Raft timeouts; a heartbeat not below the election
+# timeout is refused (as at start) and the old pair kept
+my $off = -s $node->logfile;
+$node->append_conf('postgresql.conf', "mailcluster.raft_election_timeout = 2500\n");
+$node->reload;
+ok($node->wait_for_log(qr/Raft election timeout 2500 ms, heartbeat \d+ ms/, $off),
+	'a reload applies the new election timeout');
+$off = -s $node->logfile;
+$node->append_conf('postgresql.conf', "mailcluster.raft_heartbeat_interval = 3000\n");
+$node->reload;
+ok($node->wait_for_log(qr/ignoring the reloaded Raft timeouts/, $off),
+	'a reloaded heartbeat above the election timeout is refused');
+ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 10, strict => 1),
+	'still the leader after the reloads');
+
 $node->stop;
 done_testing();
