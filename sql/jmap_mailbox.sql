@@ -161,6 +161,21 @@ SELECT (SELECT count(*) FROM mailcluster.blobs WHERE id = :'gone_blob') AS blob_
 SELECT mailcluster.blob_upload(:'pacct', 'clock behind', 'text/plain') ->> 'size' AS behind;
 SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) AS purged_behind;
 SELECT count(*) AS behind_left FROM mailcluster.blobs WHERE id = 'B' || encode(sha256('clock behind'), 'hex');
+-- a round with a lower cut (a proposer's clock behind) between two rounds
+-- at t1 loses nothing: neither an upload made before it nor an email
+-- destroyed before it
+SELECT mailcluster.deliver(:'pacct', convert_to(E'From: a@example.com\r\nTo: b@example.com\r\nSubject: gone later\r\nMessage-ID: <gone-later@example.com>\r\n\r\nalso only here\r\n', 'UTF8')) AS gone2_id \gset
+SELECT blob_id AS gone2_blob FROM mailcluster.emails WHERE account_id = :'pacct' AND id = :'gone2_id' \gset
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) AS purged_used;
+SELECT jr(format('[["Email/set", {"accountId": "%s", "destroy": ["%s"]}, "d"]]', :'pacct', :'gone2_id')::jsonb)
+       #> '{0,1,destroyed}' ? :'gone2_id' AS destroyed2;
+SELECT mailcluster.blob_upload(:'pacct', 'before a low cut', 'text/plain') ->> 'size' AS low;
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', now() - interval '1 day')) AS purged_low_cut;
+SELECT count(*) AS candidates_kept FROM mailcluster._blob_candidates;
+SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', :'t1')) AS purged_after_low;
+SELECT (SELECT count(*) FROM mailcluster.blobs WHERE id = 'B' || encode(sha256('before a low cut'), 'hex')) AS low_left,
+       (SELECT count(*) FROM mailcluster.blobs WHERE id = :'gone2_blob') AS gone2_left,
+       (SELECT count(*) FROM mailcluster._blob_candidates) AS candidates_left;
 -- a lower cut leaves the horizon where it is
 SELECT mailcluster._submit(jsonb_build_object('op', 'purge_blobs', 'before_time', now() - interval '1 day')) AS purged_lower;
 SELECT blobs_time = :'t1'::timestamptz AS horizon_kept, unused_grants_before(:'t1') AS unused_left,

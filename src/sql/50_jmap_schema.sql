@@ -186,7 +186,7 @@ INSERT INTO mailcluster._purge_state (one, changes_before) VALUES (true, 0);
 -- Blobs an account's email let go of since the last purge_blobs: the
 -- email was destroyed (_email_destroy adds the row; every way of deleting
 -- an email must).  The next purge_blobs looks at their grants and the blobs
--- themselves, whatever their age, and empties the table.
+-- themselves and removes the rows, but for a grant younger than its cut.
 CREATE TABLE mailcluster._blob_candidates (
     account_id      text NOT NULL,
     blob_id         text NOT NULL,

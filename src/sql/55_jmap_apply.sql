@@ -167,7 +167,8 @@ END $$;
 -- round (_purge_state), not at every grant: those that passed the cut since
 -- then (granted_at from the last before_time, idx from the last before_idx),
 -- those granted since the last time round with a time already past the cut,
--- and those whose email was destroyed since (_blob_candidates).  A grant
+-- and those whose email was destroyed since (_blob_candidates; a candidate
+-- whose grant is younger than the cut stays for a later round).  A grant
 -- older than the last cut that an email used then is still used unless that
 -- email was destroyed, which put it in _blob_candidates.  Blobs are looked at
 -- when one of their grants went or an email let go of them.  So a round costs
@@ -213,11 +214,19 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM mailcluster.emails e WHERE e.blob_id = b.id)
        AND NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab WHERE ab.blob_id = b.id);
     GET DIAGNOSTICS n = ROW_COUNT;
-    DELETE FROM mailcluster._blob_candidates;
-    -- the horizons only move forward (another proposer's clock may be behind)
-    IF before_t IS NOT NULL THEN
-        UPDATE mailcluster._purge_state
-           SET blobs_time = greatest(blobs_time, before_t), blobs_time_idx = idx;
+    -- candidates are done with unless a grant of theirs is still younger
+    -- than this cut (a cut behind an earlier one, from a clock behind): those
+    -- wait for a later round
+    DELETE FROM mailcluster._blob_candidates c
+     WHERE NOT EXISTS (SELECT 1 FROM mailcluster.account_blobs ab
+                        WHERE ab.account_id = c.account_id AND ab.blob_id = c.blob_id
+                          AND NOT (coalesce(ab.idx < before, false) OR coalesce(ab.granted_at < before_t, false)));
+    -- the horizons only move forward (another proposer's clock may be
+    -- behind).  blobs_time_idx moves with blobs_time: every grant at or
+    -- below it older than blobs_time has been looked at, which a round with
+    -- a lower cut cannot say of the grants between its cut and blobs_time.
+    IF before_t IS NOT NULL AND before_t >= st.blobs_time THEN
+        UPDATE mailcluster._purge_state SET blobs_time = before_t, blobs_time_idx = idx;
     END IF;
     IF before IS NOT NULL THEN
         UPDATE mailcluster._purge_state SET blobs_before = greatest(blobs_before, before);
