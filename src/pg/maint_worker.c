@@ -11,9 +11,10 @@
  *
  * Before it calls purge_run(), a round looks whether this node holds a
  * purge role with something to purge (no change row written since the last
- * horizon below the cut, no stored response, upload grant, blob or blob
- * part past the cut: skipped), so an idle cluster does not grow its log
- * with empty purges and only the role holders read the tables.
+ * horizon below the cut, no stored response past the cut; no destroyed
+ * email, upload grant or blob part past the cut: skipped), so an idle
+ * cluster does not grow its log with empty purges and only the role
+ * holders read the tables.
  *
  * Errors never stop the worker: MC001 / MC003 (no majority, leader unknown
  * — expected on a minority side) are logged at DEBUG1, anything else as a
@@ -157,9 +158,10 @@ maint_configure(void)
 	 * look at: emails destroyed since its last round whose grant is past
 	 * the cut or gone (_blob_candidates; a younger grant is looked at when
 	 * it passes the cut), grants that passed the cut since then or were
-	 * made since with a time already past it, and blob parts past the cut.  Again without asking
-	 * whether an email still uses them, so that the horizon moves on: while
-	 * mail comes in, a round an hour later proposes a purge.
+	 * made since with a time already past it, and blob parts past the cut.
+	 * Again without asking whether an email still uses them, so that the
+	 * horizon moves on: while mail comes in, a round an hour later
+	 * proposes a purge.
 	 */
 	len = snprintf(maint_check_sql, sizeof(maint_check_sql),
 			 "WITH cut AS (SELECT a.applied_index - %s AS idx, now() - make_interval(secs => %s) AS t "

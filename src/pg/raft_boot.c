@@ -66,10 +66,7 @@ boot_make_core(McRaftWorker *w, const McLogLoaded *ld)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = w->id;
-	cfg.election_ticks = Max(2, w->set.election_timeout_ms / w->tick_ms);
-	cfg.heartbeat_ticks = Max(1, w->set.heartbeat_interval_ms / w->tick_ms);
-	if (cfg.heartbeat_ticks >= cfg.election_ticks)
-		cfg.heartbeat_ticks = Max(1, cfg.election_ticks / 2);
+	mc_raft_settings_ticks(&w->set, w->tick_ms, &cfg.election_ticks, &cfg.heartbeat_ticks);
 	cfg.max_batch_bytes = Min((uint32) w->set.batch_max, 4u * 1024 * 1024);
 	w->chunk_max = Max(cfg.max_batch_bytes, 4096);
 	cfg.max_inflight = 64;

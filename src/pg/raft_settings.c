@@ -108,3 +108,14 @@ mc_raft_settings_raft_id(const McRaftSettings *s)
 {
 	return s->node_id > 0 ? (uint32) s->node_id : 1;
 }
+
+/* See raft_settings.h. */
+void
+mc_raft_settings_ticks(const McRaftSettings *s, int tick_ms,
+					   int *election_ticks, int *heartbeat_ticks)
+{
+	*election_ticks = Max(2, s->election_timeout_ms / tick_ms);
+	*heartbeat_ticks = Max(1, s->heartbeat_interval_ms / tick_ms);
+	if (*heartbeat_ticks >= *election_ticks)
+		*heartbeat_ticks = Max(1, *election_ticks / 2);
+}

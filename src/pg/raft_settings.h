@@ -41,6 +41,14 @@ extern bool mc_raft_settings_standalone(const McRaftSettings *s);
 /* The Raft node id: node_id, or 1 for a standalone node without one. */
 extern uint32 mc_raft_settings_raft_id(const McRaftSettings *s);
 
+/*
+ * The election timeout and heartbeat period of s in whole ticks of tick_ms,
+ * as the core takes them: at least 2 and 1, the heartbeat below the
+ * election timeout (half of it when the division made them meet).
+ */
+extern void mc_raft_settings_ticks(const McRaftSettings *s, int tick_ms,
+								   int *election_ticks, int *heartbeat_ticks);
+
 /* write_mode = redirect?  (One setting read, for the write path.) */
 extern bool mc_raft_setting_write_redirect(void);
 

@@ -59,10 +59,10 @@ choose_tick_ms(const McRaftSettings *s)
 
 /*
  * A reload's raft_election_timeout and raft_heartbeat_interval, in whole
- * ticks of the length chosen at start (choose_tick_ms), as raft_boot.c
- * turns them into ticks: the core draws its next waits from them.  A
- * heartbeat not below the election timeout is refused, as at start, with
- * a WARNING, and the old pair kept.
+ * ticks of the length chosen at start (choose_tick_ms, then
+ * mc_raft_settings_ticks as at boot): the core draws its next waits from
+ * them.  A heartbeat not below the election timeout is refused, as at
+ * start, with a WARNING, and the old pair kept.
  */
 static void
 apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
@@ -81,10 +81,7 @@ apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
 						   ns->heartbeat_interval_ms, ns->election_timeout_ms)));
 		return;
 	}
-	et = Max(2, ns->election_timeout_ms / w->tick_ms);
-	hb = Max(1, ns->heartbeat_interval_ms / w->tick_ms);
-	if (hb >= et)
-		hb = Max(1, et / 2);
+	mc_raft_settings_ticks(ns, w->tick_ms, &et, &hb);
 	if (w->core != NULL && mc_raft_set_timeouts(w->core, et, hb) != MC_RAFT_OK)
 		elog(ERROR, "mailcluster: the Raft core refused %d / %d ticks", et, hb);
 	w->set.election_timeout_ms = ns->election_timeout_ms;
