@@ -183,6 +183,15 @@ SELECT blobs_time = :'t1'::timestamptz AS horizon_kept, unused_grants_before(:'t
 DROP FUNCTION unused_grants_before(timestamptz);
 DROP FUNCTION orphan_blobs();
 
+-- ---- maintenance settings: reload-only, and purge_run()'s defaults ----
+SHOW mailcluster.maintenance_interval;
+SHOW mailcluster.purge_keep_entries;
+SHOW mailcluster.purge_blob_grace;
+SET mailcluster.purge_keep_entries = 5;
+SELECT pg_get_function_arguments('mailcluster.purge_run'::regproc) AS purge_run_args;
+-- the log is far shorter than the 10000 entries kept: no purge_changes
+SELECT r->'changes' AS changes_proposed FROM (SELECT mailcluster.purge_run() AS r) x;
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

@@ -2,7 +2,7 @@
  * maint_worker.c — the "mailcluster maintenance" background worker.
  *
  * It connects to mailcluster.database, waits until the extension exists
- * there, then every interval (60 s) runs one purge round in its own
+ * there, then every maintenance_interval (60 s) runs one purge round in its own
  * transaction: SELECT mailcluster.purge_run().  purge_run() itself checks
  * the roles (mailcluster.has_role): the holder of purge.accounts proposes
  * purge_changes, the holder of purge.stores proposes purge_blobs; on other
@@ -20,17 +20,14 @@
  * — expected on a minority side) are logged at DEBUG1, anything else as a
  * WARNING, and the next round comes an interval later.
  *
- * Tuning without a setting (SPEC §2 lists the settings): the postmaster's
- * environment may hold MAILCLUSTER_MAINTENANCE_INTERVAL (seconds between
- * rounds, default 60), MAILCLUSTER_PURGE_KEEP_ENTRIES (purge_run's
- * keep_entries, default its own: 10000) and MAILCLUSTER_PURGE_BLOB_GRACE
- * (purge_run's blob_grace in seconds, default its own: 1 hour).  Tests use
- * them; production normally leaves them unset.
+ * Settings (SIGHUP): mailcluster.maintenance_interval (seconds between
+ * rounds, default 60, 0 = no rounds), mailcluster.purge_keep_entries and
+ * mailcluster.purge_blob_grace (purge_run()'s defaults, read by the check
+ * too, so both use the same values).  A reload takes effect at the next
+ * round, timed from the last one with the new interval.
  */
 #include "postgres.h"
 
-#include <limits.h>
-#include <stdlib.h>
 
 #include "access/xact.h"
 #include "executor/spi.h"
@@ -49,17 +46,13 @@
 #include "maint_worker.h"
 #include "mc_guc.h"
 
-#define MAINT_DEFAULT_INTERVAL_S	60
 #define MAINT_EXT_POLL_MS			1000	/* while the extension is missing */
 
-/* From the environment; -1 = leave purge_run's default. */
-static int	maint_interval_s = MAINT_DEFAULT_INTERVAL_S;
-static long maint_keep_entries = -1;
-static long maint_blob_grace_s = -1;
-
-/* SQL of one round, built once. */
+/*
+ * The round's check, for the settings it was built with
+ * (maint_configure, at start and after a reload).
+ */
 static char maint_check_sql[4096];
-static char maint_purge_sql[256];
 
 /* See maint_worker.h. */
 void
@@ -80,55 +73,17 @@ mc_maint_init(void)
 	RegisterBackgroundWorker(&bgw);
 }
 
-/* A non-negative integer from the environment variable name, or dflt. */
-static long
-env_number(const char *name, long min, long max, long dflt)
-{
-	const char *s = getenv(name);
-	char	   *end;
-	long		v;
-
-	if (s == NULL || s[0] == '\0')
-		return dflt;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-	{
-		ereport(WARNING,
-				(errmsg("mailcluster maintenance: ignoring %s=\"%s\"", name, s),
-				 errdetail("It must be an integer from %ld to %ld.", min, max)));
-		return dflt;
-	}
-	return v;
-}
-
-/* Read the environment and build the two statements of a round. */
+/* Build the round's check for the current purge settings. */
 static void
 maint_configure(void)
 {
-	char		keep[64];
-	char		grace[64];
-	char		args[160];
+	char		keep[32];
+	char		grace[32];
 	int			len;
 
-	maint_interval_s = (int) env_number("MAILCLUSTER_MAINTENANCE_INTERVAL", 1, 86400,
-										MAINT_DEFAULT_INTERVAL_S);
-	maint_keep_entries = env_number("MAILCLUSTER_PURGE_KEEP_ENTRIES", 0, LONG_MAX / 2, -1);
-	maint_blob_grace_s = env_number("MAILCLUSTER_PURGE_BLOB_GRACE", 0, 100L * 365 * 86400, -1);
-
-	/* the same values purge_run() uses, for the "anything to do?" check */
-	snprintf(keep, sizeof(keep), "%ld", maint_keep_entries >= 0 ? maint_keep_entries : 10000L);
-	snprintf(grace, sizeof(grace), "%ld", maint_blob_grace_s >= 0 ? maint_blob_grace_s : 3600L);
-
-	args[0] = '\0';
-	if (maint_keep_entries >= 0)
-		snprintf(args, sizeof(args), "keep_entries => %ld", maint_keep_entries);
-	if (maint_blob_grace_s >= 0)
-		snprintf(args + strlen(args), sizeof(args) - strlen(args),
-				 "%sblob_grace => make_interval(secs => %ld)",
-				 args[0] ? ", " : "", maint_blob_grace_s);
-	snprintf(maint_purge_sql, sizeof(maint_purge_sql),
-			 "SELECT mailcluster.purge_run(%s)::text", args);
+	/* the same values purge_run() takes by default */
+	snprintf(keep, sizeof(keep), "%d", mc_purge_keep_entries);
+	snprintf(grace, sizeof(grace), "%d", mc_purge_blob_grace_s);
 
 	/*
 	 * Is there anything for this node to propose?  Only the holder of a
@@ -231,7 +186,7 @@ maint_round(MemoryContext keepcxt, bool probe_only)
 				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
 				!isnull)
 			{
-				ret = SPI_execute(maint_purge_sql, false, 0);
+				ret = SPI_execute("SELECT mailcluster.purge_run()::text", false, 0);
 				if (ret == SPI_OK_SELECT && SPI_processed == 1)
 				{
 					char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -277,13 +232,25 @@ maint_round(MemoryContext keepcxt, bool probe_only)
 	return result;
 }
 
+/*
+ * When the next round is due: an interval after the last one (or after the
+ * extension appeared); never with maintenance_interval = 0.
+ */
+static TimestampTz
+maint_next_round(TimestampTz since)
+{
+	if (mc_maintenance_interval_s <= 0)
+		return DT_NOEND;
+	return TimestampTzPlusMilliseconds(since, (int64) mc_maintenance_interval_s * 1000);
+}
+
 /* The worker's main function (bgw_function_name "mc_maint_worker_main"). */
 void
 mc_maint_worker_main(Datum arg)
 {
 	MemoryContext cxt;
 	bool		have_extension = false;
-	TimestampTz next_round = 0;
+	TimestampTz last_round = 0;	/* or when the extension appeared */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -295,11 +262,12 @@ mc_maint_worker_main(Datum arg)
 	cxt = AllocSetContextCreate(TopMemoryContext, "mailcluster maintenance",
 								ALLOCSET_DEFAULT_SIZES);
 	ereport(DEBUG1,
-			(errmsg("mailcluster maintenance: a purge round every %d s", maint_interval_s)));
+			(errmsg("mailcluster maintenance: a purge round every %d s", mc_maintenance_interval_s)));
 
 	for (;;)
 	{
 		TimestampTz now;
+		TimestampTz next_round;
 		long		wait_ms;
 
 		CHECK_FOR_INTERRUPTS();
@@ -307,6 +275,7 @@ mc_maint_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			maint_configure();
 		}
 
 		now = GetCurrentTimestamp();
@@ -316,15 +285,14 @@ mc_maint_worker_main(Datum arg)
 			if (maint_round(cxt, true) != ROUND_NO_EXTENSION)
 			{
 				have_extension = true;
-				next_round = TimestampTzPlusMilliseconds(now, (int64) maint_interval_s * 1000);
+				last_round = now;
 			}
 		}
-		else if (now >= next_round)
+		else if (now >= maint_next_round(last_round))
 		{
 			if (maint_round(cxt, false) == ROUND_NO_EXTENSION)
 				have_extension = false;	/* dropped: wait for it again */
-			next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 (int64) maint_interval_s * 1000);
+			last_round = GetCurrentTimestamp();
 		}
 		MemoryContextReset(cxt);
 
@@ -332,12 +300,17 @@ mc_maint_worker_main(Datum arg)
 			wait_ms = MAINT_EXT_POLL_MS;
 		else
 		{
+			next_round = maint_next_round(last_round);
 			now = GetCurrentTimestamp();
-			wait_ms = next_round > now ? (long) ((next_round - now + 999) / 1000) : 0;
-			if (wait_ms <= 0)
+			if (next_round == DT_NOEND)
+				wait_ms = -1;	/* rounds off: only a reload or a signal wakes us */
+			else if (next_round > now)
+				wait_ms = (long) ((next_round - now + 999) / 1000);
+			else
 				continue;
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (wait_ms >= 0 ? WL_TIMEOUT : 0),
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

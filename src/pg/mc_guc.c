@@ -25,6 +25,9 @@ const char *const mc_role_names[MC_NUM_ROLES] = {
 };
 
 int			mc_node_id = 0;
+int			mc_maintenance_interval_s = 60;
+int			mc_purge_keep_entries = 10000;
+int			mc_purge_blob_grace_s = 3600;
 char	   *mc_bind_addr = NULL;
 int			mc_bind_port = 1179;
 char	   *mc_advertise_addr = NULL;
@@ -372,6 +375,19 @@ mc_guc_define(void)
 							   "The form postgresql.conf can hold; a non-empty mailcluster.roles.<role> overrides its entry.",
 							   &mc_roles_map, "", PGC_SIGHUP, 0,
 							   check_roles_map, NULL, NULL);
+	DefineCustomIntVariable("mailcluster.maintenance_interval",
+							"Period of the maintenance worker's purge round (purge_run()); 0 = no rounds.",
+							NULL, &mc_maintenance_interval_s, 60, 0, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("mailcluster.purge_keep_entries",
+							"Log indexes of /changes history a purge round keeps (purge_run()'s default).",
+							"Clients whose state is older get cannotCalculateChanges from /changes.",
+							&mc_purge_keep_entries, 10000, 0, INT_MAX, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("mailcluster.purge_blob_grace",
+							"Age after which an upload no email uses is purged (purge_run()'s default).",
+							NULL, &mc_purge_blob_grace_s, 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	DefineCustomBoolVariable("mailcluster.enable_fault_injection",
 							 "Allows the fault_* functions (tests only).",
 							 NULL, &mc_enable_fault_injection, false, PGC_SIGHUP, 0,

@@ -54,6 +54,9 @@ extern int	mc_read_consistency;
 extern char *mc_role_settings[MC_NUM_ROLES];
 extern char *mc_roles_map;
 extern bool mc_enable_fault_injection;
+extern int	mc_maintenance_interval_s;
+extern int	mc_purge_keep_entries;
+extern int	mc_purge_blob_grace_s;
 
 /* Define all settings; FATAL if any preloaded value was refused. */
 extern void mc_guc_define(void);

@@ -184,10 +184,14 @@ END $$;
 -- One purge round, for a periodic caller on every node: the holder of
 -- purge.accounts proposes purge_changes keeping the last keep_entries log
 -- indexes of /changes history; the holder of purge.stores proposes
--- purge_blobs for uploads older than blob_grace that no email uses.
+-- purge_blobs for uploads older than blob_grace that no email uses.  The
+-- defaults are the settings mailcluster.purge_keep_entries and
+-- mailcluster.purge_blob_grace (read at the call; SHOW prints the grace
+-- with a unit interval input takes: '1h', '90s').
 -- Returns {"changes": response|null, "blobs": response|null}.
-CREATE FUNCTION mailcluster.purge_run(keep_entries bigint DEFAULT 10000,
-                                      blob_grace interval DEFAULT '1 hour')
+CREATE FUNCTION mailcluster.purge_run(
+    keep_entries bigint DEFAULT current_setting('mailcluster.purge_keep_entries')::bigint,
+    blob_grace interval DEFAULT current_setting('mailcluster.purge_blob_grace')::interval)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -50,6 +50,8 @@ my @cases = (
 	[ "mailcluster.advertise_addr = '0.0.0.0'\n", qr/mailcluster\.advertise_addr/, 'wildcard advertise_addr' ],
 	[ "mailcluster.node_id = 70000\n", qr/mailcluster\.node_id/, 'node_id out of range' ],
 	[ "mailcluster.database = ''\n", qr/mailcluster\.database/, 'empty database' ],
+	[ "mailcluster.maintenance_interval = -1\n", qr/mailcluster\.maintenance_interval/, 'negative maintenance_interval' ],
+	[ "mailcluster.purge_blob_grace = 'soon'\n", qr/mailcluster\.purge_blob_grace/, 'purge_blob_grace not a duration' ],
 	[ $cluster =~ s/mailcluster.node_id = 1/mailcluster.node_id = 0/r, qr/mailcluster\.node_id/,
 		'clustered node without node_id' ],
 	[ $cluster =~ s/'127.0.0.1'/'0.0.0.0'/r, qr/mailcluster\.advertise_addr is required/,

@@ -5,9 +5,8 @@
 # rows older than the retention go on every node (equal state_checksum),
 # /changes from a purged state answers cannotCalculateChanges, an uploaded
 # blob nothing references disappears, a referenced one stays.
-# The worker's period and purge_run's retention come from the postmaster's
-# environment (tests only): a round every 2 s, keep 10 log entries of
-# /changes history, a 2 s grace for uploads.
+# The worker's period and purge_run's retention are settings: a round every
+# 2 s, keep 10 log entries of /changes history, a 2 s grace for uploads.
 # Gossip UDP ports 21320-21322, Raft RPC TCP ports 21820-21822, both
 # + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
@@ -24,16 +23,15 @@ my $key = 'tap-purge-secret-0123456789abcdef';
 my @gport = ports(21320, 3);
 my $keep = 10;
 
-$ENV{MAILCLUSTER_MAINTENANCE_INTERVAL} = '2';
-$ENV{MAILCLUSTER_PURGE_KEEP_ENTRIES} = "$keep";
-$ENV{MAILCLUSTER_PURGE_BLOB_GRACE} = '2';
-
 # Node $i+1: gossip on $gport[$i], seeded with nodes 1 and 2.
 sub node
 {
 	my ($i) = @_;
 	return make_node(name => 'purge' . ($i + 1), id => $i + 1, gossip => $gport[$i], key => $key,
-		seeds => [ @gport[0, 1] ], conf => q{mailcluster.raft_election_timeout = 1000
+		seeds => [ @gport[0, 1] ], conf => qq{mailcluster.maintenance_interval = '2s'
+mailcluster.purge_keep_entries = $keep
+mailcluster.purge_blob_grace = 2
+mailcluster.raft_election_timeout = 1000
 mailcluster.raft_heartbeat_interval = 100
 mailcluster.raft_commit_timeout = 10000
 mailcluster.roles = 'purge.accounts = 2; purge.stores = 3'
@@ -142,6 +140,36 @@ $N2->reload;
 usleep(500_000);
 ok(wait_all([$N2], q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mailcluster maintenance'}, 10, interval => 0.2),
 	'the maintenance worker is still there after a reload');
+
+# ---- the settings follow a reload ---------------------------------------
+# purge_changes entries in the log (same on every node): [idx, before_idx]
+sub purges
+{
+	return map { [ split /\|/ ] } split /\n/, $N1->safe_psql('postgres', q{
+		SELECT idx, (convert_from(data, 'UTF8')::jsonb->>'before_idx')
+		  FROM mailcluster._raft_log
+		 WHERE type = 0 AND position(convert_to('"purge_changes"', 'UTF8') in data) > 0 ORDER BY idx});
+}
+
+# maintenance_interval = 0 on node 2: no more rounds there, whatever is written
+$N2->append_conf('postgresql.conf', "mailcluster.maintenance_interval = 0\n");
+$N2->reload;
+sleep(3);    # a round already under way has ended
+my $n_purges = scalar(purges());
+$N1->safe_psql('postgres', qq{SELECT mailcluster.account_create('quiet' || i) FROM generate_series(1, 15) i});
+sleep(6);
+is(scalar(purges()), $n_purges, "maintenance_interval = 0 after a reload: node 2 proposes no purge ($n_purges before, as many after)");
+
+# back to a round every 2 s, keeping 3 entries: the next purge cuts 3 behind
+$N2->append_conf('postgresql.conf', "mailcluster.maintenance_interval = '2s'\nmailcluster.purge_keep_entries = 3\n");
+$N2->reload;
+ok(wait_all([$N1], qq{SELECT count(*) > $n_purges FROM mailcluster._raft_log
+                       WHERE type = 0 AND position(convert_to('"purge_changes"', 'UTF8') in data) > 0}, 30, interval => 0.2),
+	'rounds again after maintenance_interval = 2s');
+my ($idx, $before) = @{ (purges())[$n_purges] };
+# before_idx = applied index at the round - 3; the entry lands right after
+ok($idx - $before >= 4 && $idx - $before <= 6,
+	"purge_keep_entries = 3 after a reload: the purge at index $idx cuts at $before");
 
 $_->stop for @nodes;
 done_testing();
