@@ -41,11 +41,18 @@ PG_FUNCTION_INFO_V1(mc_apply_next_id);
 
 #define OP_NAME_MAX 64
 
-/* One entry of the op cache: op name -> its function, ready to call. */
+/*
+ * One entry of the op cache: op name -> its function, ready to call, and
+ * whether it neither reads nor writes mailcluster._responses (_ops.blind):
+ * in batch mode its response may wait for the end of the batch.  Any other
+ * op (the purges delete old responses) sees every earlier response stored
+ * first, as in the careful pass.
+ */
 typedef struct OpEntry
 {
 	char		op[OP_NAME_MAX];	/* hash key */
 	Oid			fn;
+	bool		blind;			/* blind to responses */
 	FmgrInfo	flinfo;
 } OpEntry;
 
@@ -70,17 +77,6 @@ static bool batch_mode = false;
 static PendingResponse *pending = NULL;	/* in TopTransactionContext */
 static int	n_pending = 0;
 static int	max_pending = 0;
-
-/*
- * Ops that neither read nor write mailcluster._responses: in batch mode
- * their responses may wait for the end of the batch.  Any other op (the
- * purges delete old responses; an op added later) sees every earlier
- * response stored first, as in the careful pass.
- */
-static const char *const ops_blind_to_responses[] = {
-	"record_response", "account_create", "email_set", "email_import",
-	"deliver", "mailbox_set", "blob_put", "blob_part",
-};
 
 /* The command being applied: its index (-1 when none) and id counter. */
 static int64 apply_idx = -1;
@@ -117,7 +113,7 @@ op_cache_load(void)
 	MemoryContextReset(op_cxt);
 	op_cache = NULL;
 
-	ret = SPI_execute("SELECT op, to_regprocedure(fn || '(bigint,jsonb)')::oid"
+	ret = SPI_execute("SELECT op, to_regprocedure(fn || '(bigint,jsonb)')::oid, blind"
 					  " FROM mailcluster._ops", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: reading mailcluster._ops failed: %s",
@@ -146,6 +142,8 @@ op_cache_load(void)
 					 errhint("Recreate the extension: mailcluster._ops is static.")));
 		e = hash_search(op_cache, op, HASH_ENTER, &found);
 		e->fn = DatumGetObjectId(fn);
+		e->blind = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)) &&
+			!isnull;
 		fmgr_info_cxt(e->fn, &e->flinfo, op_cxt);
 	}
 }
@@ -310,16 +308,19 @@ add_pending(const char *rid, int64 idx, Jsonb *res)
 	MemoryContextSwitchTo(old);
 }
 
-/* Is op one whose response may wait (ops_blind_to_responses)? */
+/*
+ * May op's response wait for the end of the batch?  record_response is
+ * built in (no _ops row) and only stores its own; others say so in _ops.
+ */
 static bool
 op_is_blind_to_responses(const char *op)
 {
-	int			i;
+	OpEntry    *e;
 
-	for (i = 0; i < lengthof(ops_blind_to_responses); i++)
-		if (strcmp(op, ops_blind_to_responses[i]) == 0)
-			return true;
-	return false;
+	if (strcmp(op, "record_response") == 0)
+		return true;
+	e = op_lookup(op);
+	return e != NULL && e->blind;
 }
 
 /* Batch mode ends with its transaction, whichever way. */

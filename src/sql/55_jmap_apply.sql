@@ -7,11 +7,17 @@
 -- Every op is deterministic: no now(), random(), sequences; ids come from
 -- the index (_next_id), times from the command.
 
--- op name -> qualified name of its function (idx bigint, cmd jsonb) RETURNS jsonb.
--- Static: filled by the install script, the same on every node.
+-- op name -> qualified name of its function (idx bigint, cmd jsonb) RETURNS
+-- jsonb, and whether it neither reads nor writes mailcluster._responses
+-- (blind): the apply worker's batches then store its response at the end
+-- of the batch with the others'; an op that is not blind (the purges
+-- delete old responses; the safe default for a new op) finds every earlier
+-- response stored first.  Static: filled by the install script, the same
+-- on every node.
 CREATE TABLE mailcluster._ops (
     op      text PRIMARY KEY,
-    fn      text NOT NULL
+    fn      text NOT NULL,
+    blind   boolean NOT NULL DEFAULT false
 );
 
 -- Apply one committed command at Raft index idx (THE state machine; C:
@@ -242,8 +248,8 @@ END $$;
 -- _apply stores it like any op's; it has no row in _ops.
 
 INSERT INTO mailcluster._ops VALUES
-    ('account_create',  'mailcluster._op_account_create'),
-    ('blob_put',        'mailcluster._op_blob_put'),
-    ('blob_part',       'mailcluster._op_blob_part'),
-    ('purge_changes',   'mailcluster._op_purge_changes'),
-    ('purge_blobs',     'mailcluster._op_purge_blobs');
+    ('account_create',  'mailcluster._op_account_create', true),
+    ('blob_put',        'mailcluster._op_blob_put',       true),
+    ('blob_part',       'mailcluster._op_blob_part',      true),
+    ('purge_changes',   'mailcluster._op_purge_changes',  false),   -- deletes old responses
+    ('purge_blobs',     'mailcluster._op_purge_blobs',    false);

@@ -255,6 +255,6 @@ BEGIN
 END $$;
 
 INSERT INTO mailcluster._ops VALUES
-    ('email_import', 'mailcluster._op_email_import'),
-    ('email_set',    'mailcluster._op_email_set'),
-    ('deliver',      'mailcluster._op_deliver');
+    ('email_import', 'mailcluster._op_email_import', true),
+    ('email_set',    'mailcluster._op_email_set',    true),
+    ('deliver',      'mailcluster._op_deliver',      true);

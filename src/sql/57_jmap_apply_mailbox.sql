@@ -231,4 +231,4 @@ BEGIN
                               'cids', cids);
 END $$;
 
-INSERT INTO mailcluster._ops VALUES ('mailbox_set', 'mailcluster._op_mailbox_set');
+INSERT INTO mailcluster._ops VALUES ('mailbox_set', 'mailcluster._op_mailbox_set', true);
