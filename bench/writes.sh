@@ -5,6 +5,9 @@
 #   pgsync       PostgreSQL 15 primary + 2 synchronous standbys
 #                (synchronous_standby_names = 'ANY 1 (s1, s2)', synchronous_commit = on):
 #                pgbench, bench/pgsync_write.sql (INSERT of a small row into a plain table)
+#   pgsync-flag  same cluster: bench/pgsync_flag.sql, mc-jmap-flag's mail write done
+#                by hand in SQL (UPDATE of one email row's keywords + a change row);
+#                MC_FLAG=0 skips it
 #   etcd         3-member etcd 3.4 cluster: wrk + bench/etcd_put.lua, a v3 put
 #                through the JSON gateway (POST /v3/kv/put) to the leader
 #   mailcluster  3 nodes: pgbench, bench/mc_write.sql (SELECT mailcluster.account_create(...),
@@ -83,6 +86,13 @@ for sys in $SYSTEMS; do
 		pgsync_start
 		psql_at "$(pgs_port 1)" -c 'CREATE TABLE IF NOT EXISTS bench_kv (id bigserial PRIMARY KEY, client int, v text)'
 		for c in $CLIENTS; do run_pgbench pgsync "$(pgs_port 1)" "$here/pgsync_write.sql" "$c"; done
+		if [ "${MC_FLAG:-1}" = 1 ]; then
+			# the same 200 small emails as mc-jmap-flag's, as plain rows
+			psql_at "$(pgs_port 1)" -c "CREATE TABLE IF NOT EXISTS bench_email (n int PRIMARY KEY, keywords jsonb NOT NULL, subject text, body text);
+				CREATE TABLE IF NOT EXISTS bench_change (idx bigserial PRIMARY KEY, obj int NOT NULL, kind char(1) NOT NULL);
+				INSERT INTO bench_email SELECT n, '{}', 'flag ' || n, 'body ' || n FROM generate_series(1, 200) n ON CONFLICT DO NOTHING" >/dev/null
+			for c in $CLIENTS; do run_pgbench pgsync-flag "$(pgs_port 1)" "$here/pgsync_flag.sql" "$c"; done
+		fi
 		psql_at "$(pgs_port 1)" -c "SELECT 'pgsync sync_state: ' || string_agg(application_name || '=' || sync_state, ' ') FROM pg_stat_replication" >&2
 		pgsync_stop
 		;;
