@@ -27,6 +27,7 @@
 
 #include "apply_dispatch.h"
 #include "jmap_guard.h"
+#include "mc_guc.h"
 #include "raft_settings.h"
 #include "raft_pg.h"
 #include "raft_shmem.h"
@@ -401,8 +402,8 @@ maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 {
 	bool		requested;
 	uint64		snap_index;
-	int			entries = mc_raft_setting_int("mailcluster.snapshot_after_entries", 10000);
-	int			duration_s = mc_raft_setting_int("mailcluster.snapshot_after_duration", 1800);
+	int			entries = mc_snapshot_after_entries;
+	int			duration_s = mc_snapshot_after_duration_s;
 	uint64		idx = 0;
 	Latch	   *raft_latch;
 

@@ -18,12 +18,12 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "jmap_json.h"
+#include "mc_guc.h"
 #include "jmap_request.h"
 #include "raft_call.h"
 #include "raft_submit.h"
@@ -302,7 +302,6 @@ mc_jmap(PG_FUNCTION_ARGS)
 	JsonbValue *created_v;
 	JsonbContainer *calls;
 	int			n_calls;
-	const char *consistency;
 	bool		fence_owed;
 	char	   *fence_err = NULL;
 	Jsonb	   *created;
@@ -335,8 +334,7 @@ mc_jmap(PG_FUNCTION_ARGS)
 	using = mc_jsonb_get(request, "using");
 	calls = calls_v->val.binary.data;
 	n_calls = JsonContainerSize(calls);
-	consistency = GetConfigOption("mailcluster.read_consistency", true, false);
-	fence_owed = n_calls > 0 && (consistency == NULL || strcmp(consistency, "linearizable") == 0);
+	fence_owed = n_calls > 0 && mc_read_consistency == MC_READ_LINEARIZABLE;
 	if (fence_owed && !mc_jmap_calls_write_only(JsonbValueToJsonb(calls_v)))
 	{
 		fence_err = fence();

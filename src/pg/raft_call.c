@@ -18,7 +18,7 @@
 #include "raft_settings.h"
 #include "raft_shmem.h"
 
-/* raft_commit_timeout, read by name (foundation defines it). */
+/* raft_commit_timeout in ms, at least 1. */
 int
 mc_raft_commit_timeout(void)
 {

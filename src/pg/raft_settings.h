@@ -1,8 +1,6 @@
 /*
- * raft_settings.h — the settings the Raft side reads, fetched by GUC name
- * from the foundation's definitions (SPEC §2), so this code does not depend
- * on how the variables are named in C.  Defaults apply when a setting is
- * not defined (yet).
+ * raft_settings.h — the settings the Raft side reads (SPEC §2), copied from
+ * the variables mc_guc.c defines.
  */
 #ifndef MC_RAFT_SETTINGS_H
 #define MC_RAFT_SETTINGS_H
@@ -51,8 +49,5 @@ extern void mc_raft_settings_ticks(const McRaftSettings *s, int tick_ms,
 
 /* write_mode = redirect?  (One setting read, for the write path.) */
 extern bool mc_raft_setting_write_redirect(void);
-
-/* One integer setting by name, or `dflt` when it does not exist. */
-extern int	mc_raft_setting_int(const char *name, int dflt);
 
 #endif

@@ -21,6 +21,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "mc_guc.h"
 #include "raft_call.h"
 #include "raft_shmem.h"
 #include "raft_submit.h"
@@ -236,7 +237,6 @@ Datum
 mc_submit_command(Jsonb *cmd, char *rid)
 {
 	const char *fault;
-	const char *enabled;
 	JsonbValue	k;
 
 	k.type = jbvString;
@@ -254,10 +254,9 @@ mc_submit_command(Jsonb *cmd, char *rid)
 		if (lookup_response(rid, &stored))
 			return stored;
 	}
-	fault = GetConfigOption("mcjmap.fault_submit", true, false);
-	enabled = GetConfigOption("mailcluster.enable_fault_injection", true, false);
-	if (fault != NULL && (strcmp(fault, "MC001") == 0 || strcmp(fault, "MC003") == 0) &&
-		enabled != NULL && strcmp(enabled, "on") == 0)
+	/* tests only: the placeholder mcjmap.fault_submit, with fault injection on */
+	fault = mc_enable_fault_injection ? GetConfigOption("mcjmap.fault_submit", true, false) : NULL;
+	if (fault != NULL && (strcmp(fault, "MC001") == 0 || strcmp(fault, "MC003") == 0))
 		ereport(ERROR,
 				(errcode(MAKE_SQLSTATE(fault[0], fault[1], fault[2], fault[3], fault[4])),
 				 errmsg("injected failure %s of a proposal", fault)));

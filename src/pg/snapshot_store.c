@@ -42,13 +42,12 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
 
-#include "raft_settings.h"
+#include "mc_guc.h"
 #include "snap_codec.h"
 #include "snapshot_store.h"
 #include "spi_plans.h"
@@ -570,7 +569,7 @@ put_head(uint64 idx, uint64 size, int32 chunks, uint64 rows, const char *made)
 static uint32
 chunk_target(void)
 {
-	int			batch = mc_raft_setting_int("mailcluster.raft_batch_max", 10485760);
+	int			batch = mc_raft_batch_max;
 
 	return (uint32) Max(SNAP_CHUNK_MIN, Min(batch, SNAP_CHUNK_MAX));
 }
