@@ -25,21 +25,17 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 
 #include "apply_dispatch.h"
+#include "fn_table_cache.h"
 #include "jmap_guard.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_apply_cur_idx);
 PG_FUNCTION_INFO_V1(mc_apply_b32);
 PG_FUNCTION_INFO_V1(mc_apply_next_id);
-
-#define OP_NAME_MAX 64
 
 /*
  * One entry of the op cache: op name -> its function, ready to call, and
@@ -50,15 +46,21 @@ PG_FUNCTION_INFO_V1(mc_apply_next_id);
  */
 typedef struct OpEntry
 {
-	char		op[OP_NAME_MAX];	/* hash key */
-	Oid			fn;
+	McFnEntry	head;			/* op name -> function */
 	bool		blind;			/* blind to responses */
-	FmgrInfo	flinfo;
 } OpEntry;
 
-static HTAB *op_cache = NULL;
-static MemoryContext op_cxt = NULL;
-static bool op_callback_registered = false;
+static bool op_accept(const char *op, Oid fn);
+static void op_fill(McFnEntry *entry, HeapTuple tup, TupleDesc desc, MemoryContext cxt);
+
+/* mailcluster._ops; every op function is (idx bigint, cmd jsonb) RETURNS jsonb */
+static McFnTableCache op_cache = {
+	.label = "mailcluster._ops",
+	.sql = "SELECT op, to_regprocedure(fn || '(bigint,jsonb)')::oid, blind FROM mailcluster._ops",
+	.entry_size = sizeof(OpEntry),
+	.accept = op_accept,
+	.fill = op_fill,
+};
 
 static SPIPlanPtr response_get_plan = NULL;
 static SPIPlanPtr response_put_plan = NULL;
@@ -82,81 +84,32 @@ static int	max_pending = 0;
 static int64 apply_idx = -1;
 static int64 apply_ctr = 0;
 
-/* Any pg_proc change (e.g. ALTER EXTENSION UPDATE) drops the op cache. */
-static void
-op_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+/* An _ops row whose function does not exist is an installation error. */
+static bool
+op_accept(const char *op, Oid fn)
 {
-	if (op_cxt != NULL)
-		MemoryContextReset(op_cxt);
-	op_cache = NULL;
+	if (!OidIsValid(fn))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("the function of state machine command \"%s\" does not exist", op),
+				 errhint("Recreate the extension: mailcluster._ops is static.")));
+	return true;
 }
 
-/*
- * Load mailcluster._ops into the cache (SPI connected).  Every op function
- * has the signature (idx bigint, cmd jsonb) RETURNS jsonb.
- */
+/* _ops.blind of the row. */
 static void
-op_cache_load(void)
+op_fill(McFnEntry *entry, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 {
-	HASHCTL		ctl;
-	int			ret;
-	uint64		i;
+	bool		isnull;
 
-	if (!op_callback_registered)
-	{
-		CacheRegisterSyscacheCallback(PROCOID, op_cache_invalidate, (Datum) 0);
-		op_callback_registered = true;
-	}
-	if (op_cxt == NULL)
-		op_cxt = AllocSetContextCreate(TopMemoryContext, "mailcluster op cache",
-									   ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(op_cxt);
-	op_cache = NULL;
-
-	ret = SPI_execute("SELECT op, to_regprocedure(fn || '(bigint,jsonb)')::oid, blind"
-					  " FROM mailcluster._ops", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "mailcluster: reading mailcluster._ops failed: %s",
-			 SPI_result_code_string(ret));
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = OP_NAME_MAX;
-	ctl.entrysize = sizeof(OpEntry);
-	ctl.hcxt = op_cxt;
-	op_cache = hash_create("mailcluster ops", 32, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *op = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		bool		isnull;
-		Datum		fn = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-		OpEntry    *e;
-		bool		found;
-
-		if (op == NULL || strlen(op) >= OP_NAME_MAX)
-			continue;
-		if (isnull)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("the function of state machine command \"%s\" does not exist", op),
-					 errhint("Recreate the extension: mailcluster._ops is static.")));
-		e = hash_search(op_cache, op, HASH_ENTER, &found);
-		e->fn = DatumGetObjectId(fn);
-		e->blind = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull)) &&
-			!isnull;
-		fmgr_info_cxt(e->fn, &e->flinfo, op_cxt);
-	}
+	((OpEntry *) entry)->blind = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
 }
 
 /* The cached op entry for `op`, or NULL when there is no such op. */
 static OpEntry *
 op_lookup(const char *op)
 {
-	if (strlen(op) >= OP_NAME_MAX)
-		return NULL;
-	if (op_cache == NULL)
-		op_cache_load();
-	return hash_search(op_cache, op, HASH_FIND, NULL);
+	return (OpEntry *) mc_fn_table_lookup(&op_cache, op);
 }
 
 /* cmd->key, or NULL when absent (a JSON null is a jbvNull value). */
@@ -420,7 +373,7 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 			{
 				LOCAL_FCINFO(call, 2);
 
-				InitFunctionCallInfoData(*call, &e->flinfo, 2, InvalidOid, NULL, NULL);
+				InitFunctionCallInfoData(*call, &e->head.flinfo, 2, InvalidOid, NULL, NULL);
 				call->args[0].value = Int64GetDatum(idx);
 				call->args[0].isnull = false;
 				call->args[1].value = JsonbPGetDatum(cmd);

@@ -20,14 +20,12 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
 
+#include "fn_table_cache.h"
 #include "jmap_json.h"
 #include "jmap_request.h"
 #include "raft_call.h"
@@ -35,81 +33,45 @@
 
 PG_FUNCTION_INFO_V1(mc_jmap_call);
 
-#define METHOD_NAME_MAX 64
-
 /* One method: name -> handler, ready to call, and its capability. */
 typedef struct MethodEntry
 {
-	char		name[METHOD_NAME_MAX];	/* hash key */
-	Oid			fn;
-	FmgrInfo	flinfo;
+	McFnEntry	head;			/* method name -> handler */
 	char	   *capability;
 	bool		writes;			/* _jmap_methods.writes */
 } MethodEntry;
 
-static HTAB *methods = NULL;
-static MemoryContext methods_cxt = NULL;
-static bool callback_registered = false;
+static bool method_accept(const char *name, Oid fn);
+static void method_fill(McFnEntry *entry, HeapTuple tup, TupleDesc desc, MemoryContext cxt);
+
+/* mailcluster._jmap_methods; every handler is (jsonb, jsonb) RETURNS jsonb */
+static McFnTableCache methods = {
+	.label = "mailcluster._jmap_methods",
+	.sql = "SELECT name, to_regprocedure(fn || '(jsonb,jsonb)')::oid, capability, writes "
+		   "FROM mailcluster._jmap_methods",
+	.entry_size = sizeof(MethodEntry),
+	.accept = method_accept,
+	.fill = method_fill,
+};
 static SPIPlanPtr backrefs_plan = NULL;
 
-/* Any pg_proc change (e.g. ALTER EXTENSION UPDATE) drops the cache. */
-static void
-methods_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+/* A row without a handler (jsonb, jsonb) -> jsonb is left out: unknownMethod. */
+static bool
+method_accept(const char *name, Oid fn)
 {
-	if (methods_cxt != NULL)
-		MemoryContextReset(methods_cxt);
-	methods = NULL;
+	return OidIsValid(fn) && get_func_rettype(fn) == JSONBOID;
 }
 
-/* Load mailcluster._jmap_methods (every handler takes (jsonb, jsonb)). */
+/* capability and writes of the row. */
 static void
-methods_load(void)
+method_fill(McFnEntry *entry, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 {
-	HASHCTL		ctl;
-	int			ret;
+	MethodEntry *e = (MethodEntry *) entry;
+	char	   *cap = SPI_getvalue(tup, desc, 3);
+	bool		isnull;
 
-	if (!callback_registered)
-	{
-		CacheRegisterSyscacheCallback(PROCOID, methods_invalidate, (Datum) 0);
-		callback_registered = true;
-	}
-	if (methods_cxt == NULL)
-		methods_cxt = AllocSetContextCreate(TopMemoryContext, "mailcluster JMAP methods",
-											ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(methods_cxt);
-	methods = NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "mailcluster: SPI_connect failed");
-	ret = SPI_execute("SELECT name, to_regprocedure(fn || '(jsonb,jsonb)')::oid, capability, writes "
-					  "FROM mailcluster._jmap_methods", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "mailcluster: reading _jmap_methods failed: %s", SPI_result_code_string(ret));
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = METHOD_NAME_MAX;
-	ctl.entrysize = sizeof(MethodEntry);
-	ctl.hcxt = methods_cxt;
-	methods = hash_create("mailcluster JMAP methods", 32, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *name = SPI_getvalue(tup, desc, 1);
-		bool		isnull;
-		Datum		fn = SPI_getbinval(tup, desc, 2, &isnull);
-		MethodEntry *e;
-
-		if (isnull || name == NULL || strlen(name) >= METHOD_NAME_MAX ||
-			get_func_rettype(DatumGetObjectId(fn)) != JSONBOID)
-			continue;			/* no such handler (jsonb, jsonb) -> jsonb: unknownMethod */
-		e = hash_search(methods, name, HASH_ENTER, NULL);
-		e->fn = DatumGetObjectId(fn);
-		fmgr_info_cxt(e->fn, &e->flinfo, methods_cxt);
-		e->capability = MemoryContextStrdup(methods_cxt, SPI_getvalue(tup, desc, 3));
-		e->writes = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
-	}
-	SPI_finish();
+	e->capability = MemoryContextStrdup(cxt, cap ? cap : "");	/* NOT NULL in the table */
+	e->writes = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)) && !isnull;
 }
 
 /* {"name": name, "args": args} */
@@ -207,14 +169,14 @@ run_method(MethodEntry *m, Jsonb *args, Jsonb *ctx, Jsonb *responses, bool *isnu
 
 	if (args != NULL && mc_jmap_args_have_backrefs(args))
 		args = resolve_backrefs(args, responses);
-	if (pg_proc_aclcheck(m->fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(m->fn));
-	InitFunctionCallInfoData(*call, &m->flinfo, 2, InvalidOid, NULL, NULL);
+	if (pg_proc_aclcheck(m->head.fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(m->head.fn));
+	InitFunctionCallInfoData(*call, &m->head.flinfo, 2, InvalidOid, NULL, NULL);
 	call->args[0].value = JsonbPGetDatum(args);
 	call->args[0].isnull = args == NULL;
 	call->args[1].value = JsonbPGetDatum(ctx);
 	call->args[1].isnull = ctx == NULL;
-	if (m->flinfo.fn_strict && (call->args[0].isnull || call->args[1].isnull))
+	if (m->head.flinfo.fn_strict && (call->args[0].isnull || call->args[1].isnull))
 	{
 		*isnull = true;
 		return (Datum) 0;
@@ -251,11 +213,9 @@ mc_jmap_call(PG_FUNCTION_ARGS)
 static MethodEntry *
 find_method(const char *method)
 {
-	if (methods == NULL)
-		methods_load();
-	if (method == NULL || strlen(method) >= METHOD_NAME_MAX)
+	if (method == NULL)
 		return NULL;
-	return hash_search(methods, method, HASH_FIND, NULL);
+	return (MethodEntry *) mc_fn_table_lookup(&methods, method);
 }
 
 /* See jmap_request.h. */
