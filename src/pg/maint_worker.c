@@ -2,12 +2,12 @@
  * maint_worker.c — the "mailcluster maintenance" background worker.
  *
  * It connects to mailcluster.database, waits until the extension exists
- * there, then every maintenance_interval (60 s) runs one purge round in its own
- * transaction: SELECT mailcluster.purge_run().  purge_run() itself checks
- * the roles (mailcluster.has_role): the holder of purge.accounts proposes
- * purge_changes, the holder of purge.stores proposes purge_blobs; on other
- * nodes it proposes nothing.  Both are ordinary log entries, applied on
- * every node.
+ * there, then every maintenance_interval (60 s) runs one purge round in
+ * its own transaction: SELECT mailcluster.purge_run().  purge_run()
+ * itself checks the roles (mailcluster.has_role): the holder of
+ * purge.accounts proposes purge_changes, the holder of purge.stores
+ * proposes purge_blobs; on other nodes it proposes nothing.  Both are
+ * ordinary log entries, applied on every node.
  *
  * Before it calls purge_run(), a round looks whether this node holds a
  * purge role with something to purge (no change row written since the last
@@ -27,7 +27,6 @@
  * round, timed from the last one with the new interval.
  */
 #include "postgres.h"
-
 
 #include "access/xact.h"
 #include "executor/spi.h"
