@@ -39,7 +39,11 @@ SELECT attname, format_type(atttypid, atttypmod)
 SELECT mailcluster.has_role('purge.stores') AS purge_stores,
        mailcluster.has_role('acme.renew') AS acme_renew,
        mailcluster.has_role('metrics.push') AS metrics_push;
-SELECT mailcluster.has_role(NULL) IS NULL AS null_in_null_out;
+SELECT mailcluster.has_role(NULL);
+-- NULL arguments of the operations are errors too
+SELECT mailcluster.add_node(NULL);
+SELECT mailcluster.add_node(2, NULL);
+SELECT mailcluster.remove_node(NULL);
 -- bad role names
 SELECT mailcluster.has_role('no.such.role');
 SELECT mailcluster.has_role('');
@@ -81,6 +85,8 @@ GRANT EXECUTE ON FUNCTION mailcluster.fault_clear() TO mc_regress_user;
 SET ROLE mc_regress_user;
 SELECT count(*) AS members FROM mailcluster.members;
 SELECT count(*) AS roles FROM mailcluster.roles;
+SELECT count(*) AS raft_status FROM mailcluster.raft_status;
+SELECT count(*) AS raft_progress FROM mailcluster.raft_progress;
 SELECT mailcluster.node_id();
 SHOW mailcluster.key;
 SELECT current_setting('mailcluster.key');
@@ -90,7 +96,7 @@ SELECT mailcluster.fault_clear();
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION mailcluster.fault_clear() FROM mc_regress_user;
 DROP ROLE mc_regress_user;
--- the superuser can see it, and SHOW ALL never lists it
+-- the superuser can see it, in pg_settings too
 SELECT current_setting('mailcluster.key') = 'regress-secret-do-not-show-1234' AS superuser_sees_key;
 SELECT count(*) AS key_rows_for_superuser FROM pg_settings WHERE name = 'mailcluster.key';
 

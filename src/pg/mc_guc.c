@@ -302,7 +302,7 @@ mc_guc_define(void)
 	DefineCustomStringVariable("mailcluster.key",
 							   "Shared secret(s) for gossip and RPC encryption; comma-separated, the first encrypts.",
 							   NULL, &mc_key, "", PGC_SIGHUP,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL,
+							   GUC_SUPERUSER_ONLY,
 							   check_key, NULL, NULL);
 	DefineCustomStringVariable("mailcluster.key_file",
 							   "File holding the shared secret(s), one per line, the first encrypts.",

@@ -28,13 +28,20 @@ holds_locally(int holder)
 
 /*
  * has_role(role) — true when this node holds the role now.  An unknown
- * role name is an error listing the known ones.
+ * role name (or NULL) is an error listing the known ones.
  */
 Datum
 mc_sql_has_role(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name;
 	int			r;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("role must not be NULL"),
+				 errhint("Known roles: purge.stores, purge.accounts, acme.renew, metrics.calculate, metrics.push.")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	mc_require_shmem();
 	r = mc_role_index(name);

@@ -307,12 +307,27 @@ conf_change(uint8 op, uint32 node, const char *what)
 	return (int64) res.index;
 }
 
+/* ERROR when argument i (named name) is NULL: every argument is required. */
+static void
+require_arg(FunctionCallInfo fcinfo, int i, const char *name)
+{
+	if (PG_ARGISNULL(i))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
 /* add_node(node_id int, voter bool) RETURNS bigint */
 Datum
 mc_raft_add_node(PG_FUNCTION_ARGS)
 {
-	uint32		node = check_node_id(PG_GETARG_INT32(0));
-	bool		voter = PG_GETARG_BOOL(1);
+	uint32		node;
+	bool		voter;
+
+	require_arg(fcinfo, 0, "node_id");
+	require_arg(fcinfo, 1, "voter");
+	node = check_node_id(PG_GETARG_INT32(0));
+	voter = PG_GETARG_BOOL(1);
 
 	PG_RETURN_INT64(conf_change(voter ? MC_RAFT_CC_ADD_VOTER : MC_RAFT_CC_ADD_LEARNER,
 								node, "adding the node"));
@@ -322,7 +337,10 @@ mc_raft_add_node(PG_FUNCTION_ARGS)
 Datum
 mc_raft_remove_node(PG_FUNCTION_ARGS)
 {
-	uint32		node = check_node_id(PG_GETARG_INT32(0));
+	uint32		node;
+
+	require_arg(fcinfo, 0, "node_id");
+	node = check_node_id(PG_GETARG_INT32(0));
 
 	PG_RETURN_INT64(conf_change(MC_RAFT_CC_REMOVE, node, "removing the node"));
 }

@@ -20,7 +20,7 @@ CREATE FUNCTION mailcluster.is_leader() RETURNS bool
 COMMENT ON FUNCTION mailcluster.is_leader() IS 'true when this node is the leader';
 
 CREATE FUNCTION mailcluster.has_role(role text) RETURNS bool
-	AS 'MODULE_PATHNAME', 'mc_sql_has_role' LANGUAGE C VOLATILE STRICT;
+	AS 'MODULE_PATHNAME', 'mc_sql_has_role' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mailcluster.has_role(text) IS 'true when this node holds the cluster role now';
 
 CREATE FUNCTION mailcluster._members(

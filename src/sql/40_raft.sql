@@ -84,15 +84,16 @@ LANGUAGE C VOLATILE STRICT;
 
 -- ---- operations ------------------------------------------------------------
 
+-- NULL arguments are errors (null_value_not_allowed), not a NULL result
 CREATE FUNCTION mailcluster.add_node(node_id int, voter bool DEFAULT true)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'mc_raft_add_node'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mailcluster.remove_node(node_id int)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'mc_raft_remove_node'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mailcluster.transfer_leadership(node_id int DEFAULT NULL)
 RETURNS void
@@ -116,6 +117,8 @@ LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION mailcluster.add_node(int, bool), mailcluster.remove_node(int),
     mailcluster.transfer_leadership(int), mailcluster.snapshot() FROM PUBLIC;
+-- the Raft state is as readable as members, roles and metrics
+GRANT SELECT ON mailcluster.raft_status, mailcluster.raft_progress TO PUBLIC;
 
 -- ---- state checksum --------------------------------------------------------
 
