@@ -119,23 +119,41 @@ mc_raft_status_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* Rows of mailcluster.raft_progress (only on the leader). */
+/*
+ * Rows of mailcluster.raft_progress: only on the leader, one per known node
+ * including the leader itself (SPEC §3: views have a row for this node
+ * unless said otherwise), whose row is its own log: match = its last index,
+ * state replicate, last_ack now, lag 0.
+ */
 Datum
 mc_raft_progress_sql(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	McRaftProgressRow rows[MC_RAFT_MAX_MEMBERS];
+	McRaftProgressRow rows[MC_RAFT_MAX_MEMBERS + 1];
 	int			n;
 	int			i;
 	uint64		last;
+	bool		leader;
 	static const char *const names[] = {"probe", "replicate", "snapshot"};
 
 	require_shmem();
 	InitMaterializedSRF(fcinfo, 0);
 	LWLockAcquire(McRaft->lock, LW_SHARED);
-	n = (McRaft->raft_ready && McRaft->status.role == MC_RAFT_LEADER) ? McRaft->n_progress : 0;
+	leader = McRaft->raft_ready && McRaft->status.role == MC_RAFT_LEADER;
+	n = leader ? McRaft->n_progress : 0;
 	memcpy(rows, McRaft->progress, sizeof(McRaftProgressRow) * n);
 	last = McRaft->status.last_index;
+	if (leader)
+	{
+		McRaftProgressRow *self = &rows[n++];
+
+		memset(self, 0, sizeof(*self));
+		self->id = McRaft->node_id;
+		self->match = last;
+		self->next = last + 1;
+		self->state = MC_RAFT_REPLICATE;
+		self->last_ack = GetCurrentTimestamp();
+	}
 	LWLockRelease(McRaft->lock);
 
 	for (i = 0; i < n; i++)

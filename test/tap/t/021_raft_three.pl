@@ -52,9 +52,14 @@ is(scalar(grep { $_->safe_psql('postgres', "SELECT role FROM mailcluster.raft_st
 my $L = $nodes[ $leader - 1 ];
 my ($F) = grep { $_ != $L } @nodes;
 
-# the leader's progress view shows both followers
-ok(defined wait_for($L, 'SELECT count(*) = 2 FROM mailcluster.raft_progress', 10),
-	'raft_progress on the leader lists the two followers');
+# the leader's progress view: a row per node, its own included; none on a follower
+ok(defined wait_for($L, q{SELECT array_agg(node_id ORDER BY node_id) = '{1,2,3}' FROM mailcluster.raft_progress}, 10),
+	'raft_progress on the leader has a row for each of the three nodes');
+is($L->safe_psql('postgres', qq{SELECT p.state || ' ' || (p.lag = 0) || ' ' || (p.match_index = s.last_log_index)
+		FROM mailcluster.raft_progress p, mailcluster.raft_status s WHERE p.node_id = $leader}),
+	'replicate true true', "the leader's own row: replicate, its last index, no lag");
+is($F->safe_psql('postgres', 'SELECT count(*) FROM mailcluster.raft_progress'), '0',
+	'raft_progress is empty on a follower');
 
 # a write on the leader
 like($L->safe_psql('postgres',
