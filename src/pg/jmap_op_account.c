@@ -21,6 +21,7 @@
 
 #include "apply_dispatch.h"
 #include "jmap_json.h"
+#include "session_state.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap_op_account_create);
@@ -92,6 +93,7 @@ mc_jmap_op_account_create(PG_FUNCTION_ARGS)
 						   values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "mailcluster: creating an account failed: %s", SPI_result_code_string(ret));
+	mc_session_state_note_account(idx);
 	SPI_finish();
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);

@@ -68,6 +68,7 @@ mc_raft_shmem_startup(void)
 		McRaft->lock = &(GetNamedLWLockTranche("mailcluster raft"))->lock;
 		ConditionVariableInit(&McRaft->applied_cv);
 		ConditionVariableInit(&McRaft->snapshot_cv);
+		SpinLockInit(&McRaft->session_mutex);
 		McRaft->nslots = mc_raft_nslots();
 		gettimeofday(&tv, NULL);
 		McRaft->next_request_seq =

@@ -22,6 +22,7 @@
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #include "raft.h"
@@ -124,6 +125,12 @@ typedef struct McRaftShared
 	uint64		n_snapshots_taken;
 	uint64		n_snapshots_installed;
 	uint64		n_snapshot_chunks_sent;
+
+	/* the JMAP session state (session_state.c): valid while session_rel is */
+	slock_t		session_mutex;
+	Oid			session_db;
+	Oid			session_rel;	/* mailcluster.accounts it describes */
+	int64		session_state;
 
 	uint64		next_request_seq;	/* request ids handed to backends */
 	int			nslots;

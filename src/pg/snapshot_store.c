@@ -48,6 +48,7 @@
 #include "utils/snapmgr.h"
 
 #include "mc_guc.h"
+#include "session_state.h"
 #include "snap_codec.h"
 #include "snapshot_store.h"
 #include "spi_plans.h"
@@ -1268,6 +1269,8 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 								   "SELECT applied_index FROM mailcluster._raft_applied FOR UPDATE", 0, NULL),
 						 NULL, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "mailcluster: locking applied_index failed");
+	/* the accounts are replaced: the published session state goes with them */
+	mc_session_state_forget_at_commit();
 
 	/* the write guard and foreign keys (triggers) are off meanwhile */
 	nest = NewGUCNestLevel();

@@ -30,6 +30,7 @@ mailcluster.raft_commit_timeout = 5000
 mailcluster.snapshot_after_entries = 100
 mailcluster.snapshot_after_duration = 0
 mailcluster.raft_batch_max = 65536
+mailcluster.enable_fault_injection = on
 });
 }
 
@@ -98,6 +99,37 @@ ok(defined wait_for($down, "SELECT leader_id IS NOT NULL FROM mailcluster.raft_s
 	'the node restarts after installing a snapshot');
 $sum = converged(@nodes);
 unlike($sum, qr/\|/, "equal state_checksum after its restart: $sum");
+
+# ---- the session state after a snapshot install without a restart ---------
+# Every jmap() answers sessionState, the newest account's creation index,
+# which a node publishes from its own applies.  $down is cut off while the
+# others create accounts and compact past them, then let back: it installs
+# a snapshot without restarting and must answer the snapshot's newest
+# account, not the one it published before the cut.
+my $sess_ok = q{SELECT (mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"], "methodCalls": []}')->>'sessionState')::bigint
+                       = (SELECT max(created_idx) FROM mailcluster.accounts)};
+# (an account applied since its restart, so that it has published one)
+my $before_cut = $L->safe_psql('postgres',
+	q{SELECT (mailcluster._raft_submit('{"op":"account_create","name":"before-cut"}', 'before-cut')->>'id')});
+ok(defined wait_for($down, "SELECT count(*) = 1 FROM mailcluster.accounts WHERE id = '$before_cut'", 30, interval => 0.1),
+	'the node applied an account before the cut');
+is($down->safe_psql('postgres', $sess_ok), 't', 'sessionState is the newest account before the cut');
+my $did = $down->safe_psql('postgres', 'SELECT mailcluster.node_id()');
+my $installed0 = $down->safe_psql('postgres', q{SELECT value FROM mailcluster._raft_metrics() WHERE name = 'raft_snapshots_installed_total'});
+for my $n (@nodes)
+{
+	my $cut = $n == $down ? join(',', grep { $_ != $did } 1 .. 3) : $did;
+	$n->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[$cut])");
+}
+$L->safe_psql('postgres',
+	q{SELECT count(mailcluster._raft_submit(jsonb_build_object('op','account_create','name','cut-' || i), 'cut-' || i)) FROM generate_series(1, 300) i});
+my $s2 = $L->safe_psql('postgres', 'SELECT mailcluster.snapshot()');
+$_->safe_psql('postgres', 'SELECT mailcluster.fault_clear()') for @nodes;
+ok(defined wait_for($down, "SELECT applied_index >= $s2 FROM mailcluster.raft_status", 60, interval => 0.2),
+	"the cut-off node caught up to the snapshot at $s2");
+ok($down->safe_psql('postgres', q{SELECT value FROM mailcluster._raft_metrics() WHERE name = 'raft_snapshots_installed_total'}) > $installed0,
+	'through a snapshot');
+is($down->safe_psql('postgres', $sess_ok), 't', 'sessionState is the newest account of the installed snapshot');
 
 $_->stop for @nodes;
 done_testing();
