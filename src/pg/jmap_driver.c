@@ -23,11 +23,11 @@
 #include "utils/snapmgr.h"
 
 #include "jmap_json.h"
-#include "mc_guc.h"
-#include "session_state.h"
 #include "jmap_request.h"
+#include "mc_guc.h"
 #include "raft_call.h"
 #include "raft_submit.h"
+#include "session_state.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_jmap);
@@ -35,7 +35,6 @@ PG_FUNCTION_INFO_V1(mc_jmap);
 
 static SPIPlanPtr stored_plan = NULL;
 static SPIPlanPtr fence_plan = NULL;
-static SPIPlanPtr session_plan = NULL;
 
 static JsonbValue
 jsonb_value(Jsonb *j)
@@ -315,7 +314,6 @@ mc_jmap(PG_FUNCTION_ARGS)
 	Jsonb	   *out;
 	bool		found;
 	Datum		d;
-	int64		session;
 
 	if (rid != NULL)
 	{
@@ -389,15 +387,8 @@ mc_jmap(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_pair(&st, "methodResponses", jsonb_value(responses_array(items)));
-	if (mc_session_state_lookup(&session))
-		push_pair(&st, "sessionState", mc_jsonb_string(psprintf(INT64_FORMAT, session)));
-	else
-	{
-		d = query_one(&session_plan,
-					  "SELECT a.created_idx::text FROM mailcluster.accounts a ORDER BY a.created_idx DESC LIMIT 1",
-					  0, NULL, NULL, false, &found);
-		push_pair(&st, "sessionState", mc_jsonb_string(found ? TextDatumGetCString(d) : "0"));
-	}
+	push_pair(&st, "sessionState",
+			  mc_jsonb_string(psprintf(INT64_FORMAT, mc_session_state_current())));
 	if (created_v != NULL)
 		push_pair(&st, "createdIds", jsonb_value(created));
 	out = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));

@@ -82,6 +82,25 @@ register_callback(void)
 	}
 }
 
+/*
+ * The published value, when it describes this database's accounts table
+ * rel (InvalidOid: none), into *out.
+ */
+static bool
+published(Oid rel, int64 *out)
+{
+	bool		found;
+
+	if (McRaft == NULL || !OidIsValid(rel))
+		return false;
+	SpinLockAcquire(&McRaft->session_mutex);
+	found = McRaft->session_db == MyDatabaseId && McRaft->session_rel == rel;
+	if (found)
+		*out = McRaft->session_state;
+	SpinLockRelease(&McRaft->session_mutex);
+	return found;
+}
+
 /* The newest account's creation index, read from the table (SPI connected). */
 static bool
 newest_from_table(int64 *out)
@@ -111,7 +130,6 @@ mc_session_state_note_account(int64 created_idx)
 {
 	Oid			rel = accounts_relid();
 	int64		newest;
-	bool		known;
 
 	register_callback();
 	if (!OidIsValid(rel))
@@ -123,8 +141,7 @@ mc_session_state_note_account(int64 created_idx)
 		return;
 	}
 	/* the published value, if it describes this table, else the table */
-	known = mc_session_state_lookup(&newest);
-	if (known)
+	if (published(rel, &newest))
 		newest = Max(newest, created_idx);
 	else if (!newest_from_table(&newest))
 		return;
@@ -142,21 +159,17 @@ mc_session_state_forget_at_commit(void)
 }
 
 /* See session_state.h. */
-bool
-mc_session_state_lookup(int64 *out)
+int64
+mc_session_state_current(void)
 {
-	Oid			rel;
+	int64		v;
 	bool		found;
 
-	if (McRaft == NULL)
-		return false;
-	rel = accounts_relid();
-	if (!OidIsValid(rel))
-		return false;
-	SpinLockAcquire(&McRaft->session_mutex);
-	found = McRaft->session_db == MyDatabaseId && McRaft->session_rel == rel;
-	if (found)
-		*out = McRaft->session_state;
-	SpinLockRelease(&McRaft->session_mutex);
-	return found;
+	if (published(accounts_relid(), &v))
+		return v;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	found = newest_from_table(&v);
+	SPI_finish();
+	return found ? v : 0;
 }

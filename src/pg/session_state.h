@@ -22,9 +22,10 @@ extern void mc_session_state_note_account(int64 created_idx);
 extern void mc_session_state_forget_at_commit(void);
 
 /*
- * The published session state for this database's mailcluster.accounts
- * into *out; false when none is published (the caller reads the table).
+ * The session state: the published value when it describes this
+ * database's mailcluster.accounts, else read from the table (0 without
+ * accounts).  Connects SPI itself when it reads.
  */
-extern bool mc_session_state_lookup(int64 *out);
+extern int64 mc_session_state_current(void);
 
 #endif
