@@ -261,21 +261,6 @@ add_pending(const char *rid, int64 idx, Jsonb *res)
 	MemoryContextSwitchTo(old);
 }
 
-/*
- * May op's response wait for the end of the batch?  record_response is
- * built in (no _ops row) and only stores its own; others say so in _ops.
- */
-static bool
-op_is_blind_to_responses(const char *op)
-{
-	OpEntry    *e;
-
-	if (strcmp(op, "record_response") == 0)
-		return true;
-	e = op_lookup(op);
-	return e != NULL && e->blind;
-}
-
 /* Batch mode ends with its transaction, whichever way. */
 static void
 batch_xact_cb(XactEvent event, void *arg)
@@ -329,6 +314,8 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 	Jsonb	   *result = NULL;
 	char	   *rid;
 	char	   *op;
+	bool		builtin;		/* record_response: no _ops row */
+	OpEntry    *e;
 
 	if (!mc_jmap_guard_is_active())
 		elog(ERROR, "mailcluster: mc_apply_dispatch called without the write guard");
@@ -338,19 +325,23 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 
 	rid = cmd_text(cmd, "request_id");
 	op = cmd_text(cmd, "op");
-	/* batch mode: earlier responses stored first unless op cannot see them */
-	if (batch_mode && (op == NULL || !op_is_blind_to_responses(op)))
+	builtin = op != NULL && strcmp(op, "record_response") == 0;
+	e = (op != NULL && !builtin) ? op_lookup(op) : NULL;
+	/*
+	 * batch mode: earlier responses stored first unless op cannot see them
+	 * (record_response only stores its own; the others say so in _ops)
+	 */
+	if (batch_mode && !builtin && (e == NULL || !e->blind))
 		flush_pending();
 	/* batch mode: no lookup (a repeated request_id fails at the flush) */
 	if (rid != NULL && !batch_mode)
 		result = stored_response(rid, callerctx);
 	if (result == NULL)
 	{
-		OpEntry    *e;
 		Datum		res;
 		bool		isnull;
 
-		if (op != NULL && strcmp(op, "record_response") == 0)
+		if (builtin)
 		{
 			/* built in (no _ops row): the result is cmd->'response' */
 			JsonbValue *v = cmd_value(cmd, "response");
@@ -360,7 +351,6 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 		}
 		else
 		{
-			e = op ? op_lookup(op) : NULL;
 			if (e == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

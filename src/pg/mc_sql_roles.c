@@ -26,6 +26,8 @@ holds_locally(int holder)
 	return holder != 0 && holder == mc_self_id();
 }
 
+#define KNOWN_ROLES_HINT "Known roles: purge.stores, purge.accounts, acme.renew, metrics.calculate, metrics.push."
+
 /*
  * has_role(role) — true when this node holds the role now.  An unknown
  * role name (or NULL) is an error listing the known ones.
@@ -40,7 +42,7 @@ mc_sql_has_role(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("role must not be NULL"),
-				 errhint("Known roles: purge.stores, purge.accounts, acme.renew, metrics.calculate, metrics.push.")));
+				 errhint("%s", KNOWN_ROLES_HINT)));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	mc_require_shmem();
@@ -49,7 +51,7 @@ mc_sql_has_role(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("unknown mailcluster role \"%s\"", name),
-				 errhint("Known roles: purge.stores, purge.accounts, acme.renew, metrics.calculate, metrics.push.")));
+				 errhint("%s", KNOWN_ROLES_HINT)));
 	PG_RETURN_BOOL(holds_locally(mc_role_holder(r)));
 }
 
