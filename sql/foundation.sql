@@ -118,7 +118,6 @@ ALTER SYSTEM SET mailcluster.advertise_addr = '::';
 ALTER SYSTEM SET mailcluster.advertise_addr = 'node1.example';
 ALTER SYSTEM SET mailcluster.rpc_port = 0;
 ALTER SYSTEM SET mailcluster.rpc_port = 70000;
-ALTER SYSTEM SET mailcluster.key = 'short';
 ALTER SYSTEM SET mailcluster.key = 'a-long-enough-secret-1,';
 ALTER SYSTEM SET mailcluster.key = 'a-long-enough-secret-1,,a-long-enough-secret-2';
 ALTER SYSTEM SET mailcluster.key = 'a-long-enough-secret-1,a-long-enough-secret-1';

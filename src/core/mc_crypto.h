@@ -56,7 +56,7 @@
 
 #define MC_CRYPTO_KEY_BYTES		32	/* every derived key */
 #define MC_CRYPTO_MAX_KEYS		8	/* secrets in one ring */
-#define MC_CRYPTO_MIN_SECRET	16	/* bytes, after trimming */
+#define MC_CRYPTO_WEAK_SECRET	16	/* bytes, after trimming: shorter is weak */
 #define MC_CRYPTO_MAX_SECRET	1024	/* bytes, after trimming */
 
 /* Keys derived from one secret.  Never log or copy these around. */
@@ -74,6 +74,7 @@ typedef struct mc_crypto_key
 typedef struct mc_keyring
 {
 	int			nkeys;			/* 0 = empty ring, nothing authenticates */
+	int			nweak;			/* secrets shorter than MC_CRYPTO_WEAK_SECRET */
 	mc_crypto_key keys[MC_CRYPTO_MAX_KEYS];
 } mc_keyring;
 
@@ -86,11 +87,13 @@ extern int	mc_crypto_init(void);
 /*
  * Parse a `mailcluster.key` value: secrets separated by commas, each
  * trimmed of surrounding whitespace.  Refused: an empty value, an empty
- * entry ("a,,b", trailing comma), a secret shorter than MC_CRYPTO_MIN_SECRET
- * or longer than MC_CRYPTO_MAX_SECRET bytes, more than MC_CRYPTO_MAX_KEYS
+ * entry ("a,,b", trailing comma), a secret longer than MC_CRYPTO_MAX_SECRET
+ * bytes, more than MC_CRYPTO_MAX_KEYS
  * secrets, the same secret twice.  On success fills *kr and returns NULL;
  * on failure leaves *kr empty (wiped) and returns a static, human-readable
  * message (no secret material in it) suitable for GUC_check_errdetail().
+ * A secret shorter than MC_CRYPTO_WEAK_SECRET bytes is accepted (the SPEC
+ * puts no bound on it) and counted in kr->nweak, for the caller to warn.
  */
 extern const char *mc_crypto_keyring_parse(mc_keyring *kr, const char *value);
 

@@ -7,9 +7,9 @@
  *   gossip = crypto_kdf_derive_from_key(32, id 1, ctx "mcgossip", master)
  *   rpc    = crypto_kdf_derive_from_key(32, id 1, ctx "mcrpcpsk", master)
  *   hint   = first byte of crypto_kdf_derive_from_key(16, id 1, ctx "mckeyhnt", master)
- * No password stretching: the secret is an operator-chosen cluster secret,
- * required to be at least MC_CRYPTO_MIN_SECRET bytes, and a GUC check hook
- * must stay cheap.  Different contexts keep a gossip key from ever being
+ * No password stretching: the secret is an operator-chosen cluster secret
+ * (one shorter than MC_CRYPTO_WEAK_SECRET bytes is accepted but counted as
+ * weak, so the server can warn), and a GUC check hook must stay cheap.  Different contexts keep a gossip key from ever being
  * usable as an RPC key and vice versa.
  */
 #include "mc_crypto.h"
@@ -72,13 +72,13 @@ add_entry(mc_keyring *kr, const char *p, size_t len)
 		len--;
 	if (len == 0)
 		return "empty secret in the list (check for doubled, leading or trailing separators)";
-	if (len < MC_CRYPTO_MIN_SECRET)
-		return "each secret must be at least 16 bytes long";
 	if (len > MC_CRYPTO_MAX_SECRET)
 		return "each secret must be at most 1024 bytes long";
 	if (kr->nkeys >= MC_CRYPTO_MAX_KEYS)
 		return "at most 8 secrets may be listed";
 	derive_one(kr, p, len);
+	if (len < MC_CRYPTO_WEAK_SECRET)
+		kr->nweak++;
 	for (int i = 0; i < kr->nkeys - 1; i++)
 		if (sodium_memcmp(kr->keys[i].gossip, kr->keys[kr->nkeys - 1].gossip,
 						  MC_CRYPTO_KEY_BYTES) == 0)

@@ -442,6 +442,7 @@ reload_config(void)
 
 	if (mc_keys_load(&kr, err, sizeof(err)))
 	{
+		mc_keys_warn_weak(&kr);
 		mc_crypto_keyring_clear(&gs.keyring);
 		gs.keyring = kr;
 		mc_metric_add(MC_METRIC_GOSSIP_KEY_RELOADS, 1);
@@ -520,6 +521,7 @@ mc_gossip_main(Datum arg)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("mailcluster: gossip cannot start without keys: %s", err)));
+	mc_keys_warn_weak(&gs.keyring);
 	mc_metric_set(MC_METRIC_GOSSIP_KEYRING_KEYS, (uint64) gs.keyring.nkeys);
 	gs.replay = palloc0(sizeof(mc_crypto_replay));
 	gs.seq = mc_crypto_seq_init(wall_ms());

@@ -147,3 +147,17 @@ mc_keys_load(mc_keyring *kr, char *err, size_t errlen)
 	snprintf(err, errlen, "neither mailcluster.key nor mailcluster.key_file is set");
 	return false;
 }
+
+/* See mc_keys.h. */
+void
+mc_keys_warn_weak(const mc_keyring *kr)
+{
+	if (kr->nweak > 0)
+		ereport(WARNING,
+				(errmsg("mailcluster: %d of the %d cluster secrets %s shorter than %d bytes",
+						kr->nweak, kr->nkeys, kr->nweak == 1 ? "is" : "are",
+						MC_CRYPTO_WEAK_SECRET),
+				 errdetail("Every key of the cluster's traffic is derived from these secrets; a short one is easy to guess."),
+				 errhint("Use secrets of at least %d random bytes in mailcluster.key or mailcluster.key_file.",
+						 MC_CRYPTO_WEAK_SECRET)));
+}

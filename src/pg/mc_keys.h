@@ -34,4 +34,12 @@ extern bool mc_key_file_check(const char *path, mc_keyring *kr,
  */
 extern bool mc_keys_load(mc_keyring *kr, char *err, size_t errlen);
 
+/*
+ * WARNING in the server log when kr holds a secret shorter than
+ * MC_CRYPTO_WEAK_SECRET bytes (accepted, but easy to guess).  The gossip
+ * worker calls it whenever it (re)loads the keys, so it is said once per
+ * start or reload, not once per worker.
+ */
+extern void mc_keys_warn_weak(const mc_keyring *kr);
+
 #endif

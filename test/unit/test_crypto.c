@@ -59,9 +59,22 @@ test_keyring_parse(void)
 	CHECK(mc_crypto_keyring_parse(&kr, S1 ",") != NULL);
 	CHECK(mc_crypto_keyring_parse(&kr, "," S1) != NULL);
 	CHECK(mc_crypto_keyring_parse(&kr, S1 ",  ,") != NULL);
-	CHECK(mc_crypto_keyring_parse(&kr, "short") != NULL);
-	CHECK(mc_crypto_keyring_parse(&kr, "fifteen bytes!!") != NULL);	/* 15 */
+	/* short secrets are accepted and counted as weak */
+	CHECK(mc_crypto_keyring_parse(&kr, "k") == NULL);
+	CHECK_EQ_INT(kr.nweak, 1);
+	CHECK(mc_crypto_keyring_parse(&kr, "fifteen bytes!!") == NULL);	/* 15 */
+	CHECK_EQ_INT(kr.nweak, 1);
 	CHECK(mc_crypto_keyring_parse(&kr, "sixteen bytes!!!") == NULL);	/* 16 */
+	CHECK_EQ_INT(kr.nweak, 0);
+	CHECK(mc_crypto_keyring_parse(&kr, "short, " S1 ", tiny") == NULL);
+	CHECK_EQ_INT(kr.nkeys, 3);
+	CHECK_EQ_INT(kr.nweak, 2);
+	/* different short secrets still give different keys */
+	{
+		mc_keyring	a = ring("k1"), b = ring("k2");
+
+		CHECK(memcmp(a.keys[0].gossip, b.keys[0].gossip, 32) != 0);
+	}
 	CHECK(mc_crypto_keyring_parse(&kr, S1 "," S1) != NULL);
 	CHECK(mc_crypto_keyring_parse(&kr, S1 ", " S1 " ") != NULL);
 	{
@@ -89,8 +102,9 @@ test_keyring_parse(void)
 		CHECK_EQ_INT(kr.nkeys, 8);
 	}
 	/* a failed parse leaves nothing behind */
-	CHECK(mc_crypto_keyring_parse(&kr, S1 ",x") != NULL);
+	CHECK(mc_crypto_keyring_parse(&kr, S1 ",x,") != NULL);
 	CHECK_EQ_INT(kr.nkeys, 0);
+	CHECK_EQ_INT(kr.nweak, 0);
 	for (size_t i = 0; i < sizeof(kr); i++)
 		if (((uint8_t *) &kr)[i])
 			all_zero = false;
@@ -100,7 +114,8 @@ test_keyring_parse(void)
 	CHECK(mc_crypto_check_key_setting("") == NULL);
 	CHECK(mc_crypto_check_key_setting(NULL) == NULL);
 	CHECK(mc_crypto_check_key_setting("a long shared secret") == NULL);
-	CHECK(mc_crypto_check_key_setting("tiny") != NULL);
+	CHECK(mc_crypto_check_key_setting("tiny") == NULL);	/* weak, accepted */
+	CHECK(mc_crypto_check_key_setting("tiny,") != NULL);
 	CHECK(mc_crypto_check_key_setting(" ") != NULL);
 	CHECK(mc_crypto_check_key_setting(S1 ",") != NULL);
 }
@@ -123,7 +138,8 @@ test_keyring_lines(void)
 	CHECK_EQ_INT(kr.nkeys, 1);
 	CHECK(mc_crypto_keyring_parse_lines(&kr, "", 0) != NULL);
 	CHECK(mc_crypto_keyring_parse_lines(&kr, "\n# only a comment\n\n", 20) != NULL);
-	CHECK(mc_crypto_keyring_parse_lines(&kr, "short\n", 6) != NULL);
+	CHECK(mc_crypto_keyring_parse_lines(&kr, "short\n", 6) == NULL);
+	CHECK_EQ_INT(kr.nweak, 1);
 	CHECK(mc_crypto_keyring_parse_lines(&kr, S1 "\n" S1 "\n", 2 * strlen(S1) + 2) != NULL);
 	{
 		char		nul[] = S1 "\n" S2;
