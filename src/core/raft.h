@@ -140,9 +140,11 @@ typedef enum mc_raft_msg_type
 								 * commit = leader commit */
 	MC_RAFT_MSG_APPEND_RESP = 6,	/* !reject: index = last index matched;
 									 * reject: index = rejected prev index,
-									 * hint_index/hint_term = fast back-off */
+									 * hint_index/hint_term = fast back-off;
+									 * flags: WANT_COMMIT */
 	MC_RAFT_MSG_HEARTBEAT_REQ = 7,	/* commit (<= follower's match); context */
-	MC_RAFT_MSG_HEARTBEAT_RESP = 8, /* context echoed; index = follower last */
+	MC_RAFT_MSG_HEARTBEAT_RESP = 8, /* context echoed; index = follower last;
+									 * flags: WANT_COMMIT */
 	MC_RAFT_MSG_SNAPSHOT_REQ = 9,	/* one chunk: snap meta, offset, data,
 									 * flags: LAST_CHUNK */
 	MC_RAFT_MSG_SNAPSHOT_RESP = 10, /* snap.index; offset = next expected
@@ -160,6 +162,8 @@ typedef enum mc_raft_msg_type
 #define MC_RAFT_FLAG_TRANSFER		0x02
 #define MC_RAFT_FLAG_LAST_CHUNK		0x04
 #define MC_RAFT_FLAG_FORWARDED		0x08	/* a proposal already re-forwarded once */
+#define MC_RAFT_FLAG_WANT_COMMIT	0x10	/* follower: someone here waits for
+											 * commits, tell me each at once */
 
 typedef struct mc_raft_msg
 {
@@ -447,6 +451,17 @@ int			mc_raft_read_index(mc_raft *r, uint64_t context);
  * same grant it).  Ignored on the leader and on non-voters.
  */
 void		mc_raft_leader_lost(mc_raft *r);
+
+/*
+ * Host: does anyone on this node wait for entries to commit (a forwarded
+ * proposal, a read index, a wait for an applied index)?  A follower says
+ * so in its answers to the leader (WANT_COMMIT), and the leader then sends
+ * it every commit advance at once.  A follower nobody waits on learns the
+ * commit index with the next append, or within one tick when none comes:
+ * one message fewer per follower per commit.  Keeps its value across role
+ * changes; false at creation.
+ */
+void		mc_raft_set_commit_wanted(mc_raft *r, bool wanted);
 
 /*
  * The host has captured its state machine up to `index` (<= applied) in a

@@ -11,7 +11,11 @@ reply(mc_raft *r, const mc_raft_msg *m)
 	mc_raft_msg *resp = mc_raft_send(r, MC_RAFT_MSG_APPEND_RESP, m->from);
 
 	if (resp)
+	{
 		resp->term = r->term;
+		if (r->commit_wanted)
+			resp->flags |= MC_RAFT_FLAG_WANT_COMMIT;
+	}
 	return resp;
 }
 
@@ -110,5 +114,7 @@ mc_raft_handle_heartbeat(mc_raft *r, const mc_raft_msg *m)
 		resp->term = r->term;
 		resp->context = m->context;
 		resp->index = last;
+		if (r->commit_wanted)
+			resp->flags |= MC_RAFT_FLAG_WANT_COMMIT;
 	}
 }

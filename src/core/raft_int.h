@@ -40,6 +40,8 @@ typedef struct mc_raft_progress
 	uint64_t	last_ack_tick;
 	uint64_t	progress_tick;	/* when match last moved (replicate stall) */
 	uint64_t	read_ack;		/* highest read sequence it acknowledged */
+	uint64_t	commit_sent;	/* highest commit index sent to it */
+	bool		wants_commit;	/* its last answer asked for every commit */
 	/* in-flight appends (replicate state): last index of each, FIFO */
 	uint64_t	inflight[MC_RAFT_MAX_INFLIGHT];
 	int			in_start;
@@ -129,6 +131,10 @@ struct mc_raft
 	bool		bcast_pending;	/* leader: send appends at the next ready
 								 * (new entries and/or a new commit index),
 								 * one message per follower for all of them */
+	bool		commit_notify_pending;	/* leader: the commit index moved;
+										 * at the next ready, tell the
+										 * followers that want it */
+	bool		commit_wanted;	/* host: someone here waits for commits */
 	bool		read_round_pending;	/* leader: reads wait for a heartbeat
 									 * round, sent at the next ready: one
 									 * round for all reads taken meanwhile */
@@ -188,6 +194,7 @@ void		mc_raft_progress_sync_conf(mc_raft *r);
 bool		mc_raft_send_append(mc_raft *r, mc_raft_progress *pr, bool if_empty);
 void		mc_raft_bcast_append(mc_raft *r);
 void		mc_raft_bcast_fill(mc_raft *r);
+void		mc_raft_notify_commit(mc_raft *r);
 void		mc_raft_bcast_heartbeat(mc_raft *r, uint64_t ctx);
 bool		mc_raft_maybe_commit(mc_raft *r);
 void		mc_raft_handle_append_resp(mc_raft *r, const mc_raft_msg *m);

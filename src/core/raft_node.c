@@ -440,3 +440,10 @@ mc_raft_propose(mc_raft *r, uint8_t type, uint64_t client_id,
 	m->n_entries = 1;
 	return MC_RAFT_OK;
 }
+
+/* See raft.h. */
+void
+mc_raft_set_commit_wanted(mc_raft *r, bool wanted)
+{
+	r->commit_wanted = wanted;
+}

@@ -29,7 +29,7 @@ mc_raft_has_ready(const mc_raft *r)
 
 	if (r->in_ready)
 		return false;
-	if (r->bcast_pending || r->read_round_pending)
+	if (r->bcast_pending || r->read_round_pending || r->commit_notify_pending)
 		return true;			/* leader only: cleared on stepping down */
 	hard_state(r, &hs);
 	return r->out_msgs.n || r->out_reads.n || r->out_snapreq.n || r->out_chunks.n ||
@@ -104,6 +104,12 @@ mc_raft_ready(mc_raft *r, mc_raft_batch *rd)
 		r->bcast_pending = false;
 		if (r->role == MC_RAFT_LEADER)
 			mc_raft_bcast_fill(r);
+	}
+	if (r->commit_notify_pending)
+	{
+		r->commit_notify_pending = false;
+		if (r->role == MC_RAFT_LEADER)
+			mc_raft_notify_commit(r);
 	}
 	if (r->read_round_pending)
 	{

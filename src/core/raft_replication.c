@@ -145,6 +145,7 @@ mc_raft_send_append(mc_raft *r, mc_raft_progress *pr, bool if_empty)
 	m->index = prev;
 	m->log_term = prev_term;
 	m->commit = r->log.committed;
+	pr->commit_sent = r->log.committed;
 	if (n > 0)
 	{
 		m->entries = calloc(n, sizeof(mc_raft_entry));
@@ -208,6 +209,35 @@ mc_raft_bcast_fill(mc_raft *r)
 	}
 }
 
+/*
+ * The deferred commit notice (r->commit_notify_pending, run by
+ * mc_raft_ready): a follower that asked for every commit (WANT_COMMIT: a
+ * backend there waits) gets the new commit index now, in an empty append
+ * if nothing else goes to it.  The others learn it with their next append,
+ * or at the next tick (mc_raft_tick_leader).
+ */
+void
+mc_raft_notify_commit(mc_raft *r)
+{
+	for (int i = 0; i < r->n_prs; i++)
+	{
+		mc_raft_progress *pr = &r->prs[i];
+
+		if (pr->wants_commit && pr->commit_sent < r->log.committed)
+			mc_raft_send_append(r, pr, true);
+	}
+}
+
+/* Note a follower's WANT_COMMIT flag; owe it the commit index if it wants
+ * one it has not been sent. */
+static void
+note_wants_commit(mc_raft *r, mc_raft_progress *pr, const mc_raft_msg *m)
+{
+	pr->wants_commit = (m->flags & MC_RAFT_FLAG_WANT_COMMIT) != 0;
+	if (pr->wants_commit && pr->commit_sent < r->log.committed)
+		r->commit_notify_pending = true;
+}
+
 /* Heartbeats: commit (bounded by what each follower is known to hold) and
  * the read round ctx. */
 void
@@ -222,6 +252,8 @@ mc_raft_bcast_heartbeat(mc_raft *r, uint64_t ctx)
 			return;
 		m->commit = pr->match < r->log.committed ? pr->match : r->log.committed;
 		m->context = ctx;
+		if (m->commit > pr->commit_sent)
+			pr->commit_sent = m->commit;
 	}
 }
 
@@ -284,7 +316,8 @@ mc_raft_maybe_commit(mc_raft *r)
 /*
  * The leader's commit index moved: serve waiting reads, step down if this
  * leader was removed by a now-committed configuration (R27), and tell the
- * followers.
+ * followers that wait for it (the others learn it with their next append
+ * or at the next tick).
  */
 void
 mc_raft_after_commit(mc_raft *r)
@@ -309,7 +342,7 @@ mc_raft_after_commit(mc_raft *r)
 		mc_raft_become_follower(r, r->term, MC_RAFT_NONE);
 		return;
 	}
-	r->bcast_pending = true;	/* sent at the next ready, with new entries */
+	r->commit_notify_pending = true;	/* at the next ready */
 }
 
 /* Leader: was a rejection stale?  If not, pick the next index to probe using
@@ -353,6 +386,7 @@ mc_raft_handle_append_resp(mc_raft *r, const mc_raft_msg *m)
 		return;
 	pr->recent_active = true;
 	pr->last_ack_tick = r->now;
+	note_wants_commit(r, pr, m);
 
 	if (m->reject)
 	{
@@ -409,6 +443,7 @@ mc_raft_handle_heartbeat_resp(mc_raft *r, const mc_raft_msg *m)
 		return;
 	pr->recent_active = true;
 	pr->last_ack_tick = r->now;
+	note_wants_commit(r, pr, m);
 	/* a heartbeat answer resumes a paused follower (R17) */
 	if (pr->state == MC_RAFT_PROBE)
 		pr->probe_sent = false;
@@ -475,7 +510,8 @@ mc_raft_leader_append(mc_raft *r, uint8_t type, uint64_t client_id,
 		if (mc_raft_maybe_commit(r))
 		{
 			mc_raft_after_commit(r);
-			return MC_RAFT_OK;
+			if (r->role != MC_RAFT_LEADER)
+				return MC_RAFT_OK;	/* removed itself: stepped down */
 		}
 	}
 	/* sent at the next ready: proposals taken together share one message */
@@ -497,6 +533,9 @@ mc_raft_tick_leader(mc_raft *r)
 		mc_raft_progress *pr = &r->prs[i];
 
 		mc_raft_snapshot_tick(r, pr);
+		/* a commit index nobody carried to it since the last tick */
+		if (pr->commit_sent < r->log.committed)
+			mc_raft_send_append(r, pr, true);
 		/* a pipeline that made no progress for ET ticks is re-probed */
 		if (pr->state == MC_RAFT_REPLICATE && pr->match + 1 < pr->next &&
 			r->now - pr->progress_tick >= (uint64_t) r->cfg.election_ticks)

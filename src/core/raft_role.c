@@ -79,6 +79,7 @@ leave_leadership(mc_raft *r)
 	r->n_prs = 0;
 	r->uncommitted = 0;
 	r->bcast_pending = false;
+	r->commit_notify_pending = false;
 	r->read_round_pending = false;
 }
 

@@ -53,19 +53,29 @@ propose_slot(McRaftWorker *w, McRaftSlot *s, uint64 *index)
  * Take every PENDING slot.  Proposals and conf changes become ACCEPTED
  * (the apply worker completes them once applied, raft_ready completes
  * reads); immediate failures and transfers are DONE at once.
+ *
+ * Also tells the core whether a backend of this node waits for a commit
+ * (mc_raft_set_commit_wanted): a proposal or read index not answered yet,
+ * or wait_for_index()'s index not applied (McRaft->apply_wanted).  A
+ * follower then asks the leader for every commit index at once; otherwise
+ * it learns them with the next append or within a tick.
  */
 void
 mc_raft_take_requests(McRaftWorker *w)
 {
 	int			i;
+	bool		waiting;
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	waiting = McRaft->apply_wanted > McRaft->applied_index;
 	for (i = 0; i < McRaft->nslots; i++)
 	{
 		McRaftSlot *s = &McRaft->slots[i];
 		uint64		index = 0;
 		int			rc;
 
+		if (s->state == MC_SLOT_ACCEPTED)
+			waiting = true;		/* a proposal or a read index */
 		if (s->state != MC_SLOT_PENDING)
 			continue;
 		switch (s->kind)
@@ -104,8 +114,11 @@ mc_raft_take_requests(McRaftWorker *w)
 				slot_done(s, MC_RAFT_ERR_INVALID, 0);
 				break;
 		}
+		if (s->state == MC_SLOT_ACCEPTED)
+			waiting = true;
 	}
 	LWLockRelease(McRaft->lock);
+	mc_raft_set_commit_wanted(w->core, waiting);
 }
 
 /* Answer read-index results from a ready batch. */

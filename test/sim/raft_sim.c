@@ -359,6 +359,20 @@ act_spurious_hint(rsim_world *w)
 	rsim_host_pump(w, id);
 }
 
+/* A node's host starts or stops waiting for commits (its WANT_COMMIT). */
+static void
+act_commit_wanted(rsim_world *w)
+{
+	int			id = pick_up_node(w, true);
+	bool		wanted = rsim_rng_range(&w->rng, 0, 1) == 1;
+
+	if (id == 0)
+		return;
+	rsim_trace(w, 1, "node %d: commit wanted %s", id, wanted ? "on" : "off");
+	mc_raft_set_commit_wanted(w->nodes[id].r, wanted);
+	rsim_host_pump(w, id);
+}
+
 /*
  * One random action.  In a storm every fault is possible; in a calm epoch
  * only the cluster's own business goes on (clients, reads, snapshots,
@@ -410,6 +424,8 @@ random_action(rsim_world *w, bool storm)
 		act_read(w);
 	else if (r < 915)
 		act_spurious_hint(w);
+	else if (r < 935)
+		act_commit_wanted(w);
 	else
 		act_client(w, true);
 }

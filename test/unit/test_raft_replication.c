@@ -443,6 +443,8 @@ test_proposals_batched(void)
 	CHECK_EQ_INT(entries[2], 5);
 	CHECK_EQ_INT(entries[3], 5);
 	tc_flush(&c);
+	tc_tick_all(&c, 1);			/* R11: the commit reaches them by the next tick */
+	tc_flush(&c);
 	CHECK(tc_applied_agree(&c));
 	CHECK_EQ_INT(tc_status(&c, 2).commit, tc_log_last(&c, 1));
 	tc_free(&c);
@@ -682,6 +684,55 @@ test_crash_keeps_acked(void)
 	tc_free(&c);
 }
 
+/*
+ * R11, commit notices: a follower that says someone there waits for commits
+ * (mc_raft_set_commit_wanted, WANT_COMMIT in its answers) learns each new
+ * commit index at once; one nobody waits on learns it with the next append
+ * or at the leader's next tick, not in a message of its own per commit.
+ */
+static void
+test_commit_notice(void)
+{
+	tc_cluster	c;
+	uint64_t	idx;
+	uint64_t	c2,
+				c3;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	tc_flush(&c);
+	mc_raft_set_commit_wanted(tc_r(&c, 2), true);
+	/* node 2's next answer carries the flag */
+	CHECK_EQ_INT(tc_propose(&c, 1, 30, &idx), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_propose(&c, 1, 31, &idx), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK(tc_status(&c, 1).commit >= idx);
+	c2 = tc_status(&c, 2).commit;
+	c3 = tc_status(&c, 3).commit;
+	CHECK_EQ_INT(c2, idx);		/* told at once */
+	CHECK(c3 < idx);			/* waits for the next append or tick */
+	tc_tick_all(&c, 1);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_status(&c, 3).commit, idx);
+	/* nobody waits on 2 any more: after its next answer it is lazy too */
+	mc_raft_set_commit_wanted(tc_r(&c, 2), false);
+	CHECK_EQ_INT(tc_propose(&c, 1, 32, &idx), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_propose(&c, 1, 33, &idx), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK(tc_status(&c, 1).commit >= idx);
+	CHECK(tc_status(&c, 2).commit < idx);
+	CHECK(tc_status(&c, 3).commit < idx);
+	tc_tick_all(&c, 1);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_status(&c, 2).commit, idx);
+	CHECK_EQ_INT(tc_status(&c, 3).commit, idx);
+	CHECK(tc_applied_agree(&c));
+	tc_free(&c);
+}
+
 int
 main(void)
 {
@@ -695,6 +746,7 @@ main(void)
 	RUN(test_forward_stale_leader);
 	RUN(test_flow_control);
 	RUN(test_proposals_batched);
+	RUN(test_commit_notice);
 	RUN(test_batching);
 	RUN(test_uncommitted_bound);
 	RUN(test_reordered_acks);
