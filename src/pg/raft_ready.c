@@ -10,7 +10,8 @@
  * 10.2.1): then the messages are sent and flushed to the sockets FIRST, so
  * the followers write the entries while the leader's own commit waits for
  * its WAL flush.  The leader counts its own copy only after advance, i.e.
- * after that flush.  If the persist fails (ERROR) the worker exits and is
+ * after that flush.  Committed entries that earlier batches stored are
+ * handed to the apply worker before this batch's persist, not after it.  If the persist fails (ERROR) the worker exits and is
  * restarted from the tables: the same as a crash between send and persist,
  * which the core allows for such batches.
  */
@@ -101,6 +102,22 @@ hand_off_committed(const mc_raft_batch *rd)
 	LWLockRelease(McRaft->lock);
 	if (apply_latch)
 		SetLatch(apply_latch);
+}
+
+/*
+ * Were all of the batch's committed entries stored by earlier batches?
+ * Then the apply worker may start on them before this batch's own write
+ * and its WAL flush, instead of waiting for entries it does not need.
+ * Always so on the leader, whose own copy counts toward a commit only once
+ * stored; on a follower the commit often covers the entries of this very
+ * append, which the apply worker could not read yet.
+ */
+static bool
+committed_stored_before(const mc_raft_batch *rd)
+{
+	return rd->n_committed > 0 && rd->install == NULL &&
+		(rd->n_entries == 0 ||
+		 rd->committed[rd->n_committed - 1].index < rd->entries[0].index);
 }
 
 /* Note role and leader changes for the log and the metrics. */
@@ -203,6 +220,7 @@ mc_raft_process_ready(McRaftWorker *w)
 		size_t		i;
 		mc_raft_snapshot_meta installed;
 		bool		did_install;
+		bool		handed_off;
 		ChunkArgs	chunks;
 
 		mc_raft_ready(w->core, &rd);
@@ -217,6 +235,10 @@ mc_raft_process_ready(McRaftWorker *w)
 			if (w->rpc)
 				mc_rpc_flush_all(w, 0);
 		}
+		/* the apply need not wait for this batch's flush (see above) */
+		handed_off = committed_stored_before(&rd);
+		if (handed_off)
+			hand_off_committed(&rd);
 		if (needs_persist(w, &rd))
 		{
 			PersistArgs pa;
@@ -239,7 +261,7 @@ mc_raft_process_ready(McRaftWorker *w)
 			for (i = 0; i < rd.n_msgs; i++)
 				mc_rpc_send_msg(w, &rd.msgs[i]);
 
-		if (rd.n_committed > 0)
+		if (rd.n_committed > 0 && !handed_off)
 			hand_off_committed(&rd);
 
 		mc_raft_complete_reads(rd.reads, rd.n_reads);
