@@ -463,6 +463,9 @@ void		mc_raft_leader_lost(mc_raft *r);
  */
 void		mc_raft_set_commit_wanted(mc_raft *r, bool wanted);
 
+/* Is this node the leader now (a proposal is appended here, not forwarded)? */
+bool		mc_raft_is_leader(const mc_raft *r);
+
 /*
  * The host has captured its state machine up to `index` (<= applied) in a
  * snapshot: entries up to index are dropped from memory, and later

@@ -447,3 +447,10 @@ mc_raft_set_commit_wanted(mc_raft *r, bool wanted)
 {
 	r->commit_wanted = wanted;
 }
+
+/* See raft.h. */
+bool
+mc_raft_is_leader(const mc_raft *r)
+{
+	return r->role == MC_RAFT_LEADER;
+}

@@ -31,6 +31,7 @@
 #include "apply_dispatch.h"
 #include "fn_table_cache.h"
 #include "jmap_guard.h"
+#include "raft_shmem.h"
 #include "spi_plans.h"
 
 PG_FUNCTION_INFO_V1(mc_apply_cur_idx);
@@ -73,6 +74,9 @@ typedef struct PendingResponse
 	int64		idx;
 	Jsonb	   *res;			/* NULL: JSON null */
 } PendingResponse;
+
+/* The entry being applied cannot be asked for again (mc_apply_set_no_retry). */
+static bool entry_no_retry = false;
 
 /* Batch mode: on between mc_apply_batch_begin and _end (one transaction). */
 static bool batch_mode = false;
@@ -307,6 +311,28 @@ mc_apply_batch_end(void)
 }
 
 /* See apply_dispatch.h. */
+void
+mc_apply_set_no_retry(bool no_retry)
+{
+	entry_no_retry = no_retry;
+}
+
+/*
+ * Must the response of this entry be kept in _responses?  Yes, unless
+ * nobody can ask for it again and it fits a slot's reply (the same test
+ * the apply worker makes when it answers the proposing backend).
+ */
+static bool
+response_kept(bool no_retry, Jsonb *res)
+{
+	if (!no_retry)
+		return true;
+	if (res == NULL)
+		return false;
+	return strlen(JsonbToCString(NULL, &res->root, VARSIZE(res))) >= MC_RAFT_REPLY_BYTES;
+}
+
+/* See apply_dispatch.h. */
 Jsonb *
 mc_apply_dispatch(int64 idx, Jsonb *cmd)
 {
@@ -316,6 +342,9 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 	char	   *op;
 	bool		builtin;		/* record_response: no _ops row */
 	OpEntry    *e;
+	bool		no_retry = entry_no_retry;
+
+	entry_no_retry = false;
 
 	if (!mc_jmap_guard_is_active())
 		elog(ERROR, "mailcluster: mc_apply_dispatch called without the write guard");
@@ -378,9 +407,11 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 			PG_END_TRY();
 		}
 
-		if (rid != NULL && batch_mode)
+		if (rid == NULL || !response_kept(no_retry, isnull ? NULL : DatumGetJsonbP(res)))
+			;					/* nobody can ask for it again */
+		else if (batch_mode)
 			add_pending(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
-		else if (rid != NULL)
+		else
 			store_response(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
 		if (!isnull)
 		{

@@ -18,6 +18,16 @@
 extern Jsonb *mc_apply_dispatch(int64 idx, Jsonb *cmd);
 
 /*
+ * The apply worker: is the entry about to be applied one nobody can ask
+ * again for its response (client_id has MC_CLIENT_NO_RETRY)?  Then
+ * mc_apply_dispatch stores its response only if it is too big for a
+ * request slot (the proposing backend reads it from _responses then).
+ * Decided from the entry alone, so every node stores the same rows.  Reset
+ * to false by every mc_apply_dispatch.
+ */
+extern void mc_apply_set_no_retry(bool no_retry);
+
+/*
  * Batch mode for the rest of the current transaction (apply_dispatch.c's
  * header comment): responses are kept until mc_apply_batch_end and a
  * request_id is not looked up.  Only for a pass whose failure aborts the

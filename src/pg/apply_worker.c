@@ -106,12 +106,15 @@ error_is_deterministic(int sqlerrcode)
  * (NULL unless want_reply).
  */
 static char *
-run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply)
+run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply, bool no_retry)
 {
 	char	   *json = pnstrdup(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 	Jsonb	   *cmd = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-	Jsonb	   *res = mc_jmap_apply_command(idx, cmd);
+	Jsonb	   *res;
 	char	   *text;
+
+	mc_apply_set_no_retry(no_retry);
+	res = mc_jmap_apply_command(idx, cmd);
 
 	if (!want_reply)			/* proposed by another node: nobody here waits */
 		return NULL;
@@ -128,7 +131,7 @@ run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply)
  */
 static char *
 apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx,
-				  bool want_reply)
+				  bool want_reply, bool no_retry)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -139,7 +142,7 @@ apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		result = run_entry(idx, data, replyctx, want_reply);
+		result = run_entry(idx, data, replyctx, want_reply, no_retry);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -225,12 +228,14 @@ apply_batch_tx(void *arg)
 		{
 			bool		is_error = false;
 			bool		mine = (uint32) client == b->self;
+			bool		no_retry = ((uint64) client & MC_CLIENT_NO_RETRY) != 0;
 			char	   *res;
 
 			if (b->careful)
-				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine);
+				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine,
+										no_retry);
 			else
-				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx, mine);
+				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx, mine, no_retry);
 
 			if (mine && b->n_replies < APPLY_BATCH)
 			{

@@ -31,10 +31,18 @@ static int
 propose_slot(McRaftWorker *w, McRaftSlot *s, uint64 *index)
 {
 	int			rc;
+	uint64		client = w->id;
 
+	/*
+	 * Appended here, by this leader: never proposed again (only forwarded
+	 * proposals are, after a leader change), so with a generated request id
+	 * nobody can ask for its response again (MC_CLIENT_NO_RETRY).
+	 */
+	if ((s->arg_op & MC_PROPOSE_NO_RETRY) && mc_raft_is_leader(w->core))
+		client |= MC_CLIENT_NO_RETRY;
 	*index = 0;
 	if (s->dsm == DSM_HANDLE_INVALID)
-		return mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, w->id, s->request_id,
+		return mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, client, s->request_id,
 							   s->data, s->len, index);
 	else
 	{
@@ -42,7 +50,7 @@ propose_slot(McRaftWorker *w, McRaftSlot *s, uint64 *index)
 
 		if (seg == NULL)
 			return MC_RAFT_ERR_INVALID;
-		rc = mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, w->id, s->request_id,
+		rc = mc_raft_propose(w->core, MC_RAFT_ENTRY_NORMAL, client, s->request_id,
 							 dsm_segment_address(seg), s->len, index);
 		dsm_detach(seg);
 		return rc;

@@ -32,9 +32,23 @@
 /* Reply bytes (the stored JMAP response) carried back inline. */
 #define MC_RAFT_REPLY_BYTES		8192
 
+/*
+ * MC_REQ_PROPOSE's arg_op: the request id was generated for this call (the
+ * caller gave none), so nobody can ask for the response again.
+ */
+#define MC_PROPOSE_NO_RETRY		0x01
+
+/*
+ * Bit of an entry's client_id (above the node id): proposed with
+ * MC_PROPOSE_NO_RETRY and appended by the proposing node itself as leader,
+ * so it is never proposed again either; its apply keeps no response in
+ * _responses unless the response is too big for a slot's reply.
+ */
+#define MC_CLIENT_NO_RETRY		(UINT64CONST(1) << 32)
+
 typedef enum McRaftReqKind
 {
-	MC_REQ_PROPOSE = 1,			/* a state-machine command */
+	MC_REQ_PROPOSE = 1,			/* a state-machine command; arg_op: flags */
 	MC_REQ_READ_INDEX = 2,		/* linearizable read index */
 	MC_REQ_CONF_CHANGE = 3,		/* arg_op (mc_raft_cc_op), arg_node */
 	MC_REQ_TRANSFER = 4			/* arg_node (0 = best voter) */

@@ -173,8 +173,9 @@ submit(Jsonb *cmd, char *rid)
 	uint32		len;
 	McRaftCallResult res;
 	int			timeout_ms = mc_raft_commit_timeout();
+	bool		generated = rid == NULL;
 
-	if (rid == NULL)
+	if (generated)
 		rid = generate_request_id();
 	if (rid[0] == '\0')
 		ereport(ERROR,
@@ -184,13 +185,23 @@ submit(Jsonb *cmd, char *rid)
 	mc_raft_check_redirect();
 	entry = build_entry(cmd, rid, &len);
 
-	if (!mc_raft_call(MC_REQ_PROPOSE, entry, len, 0, 0, timeout_ms, &res))
+	if (!mc_raft_call(MC_REQ_PROPOSE, entry, len, 0, generated ? MC_PROPOSE_NO_RETRY : 0,
+					  timeout_ms, &res))
+	{
+		if (generated)
+			ereport(ERROR,
+					(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
+					 errmsg("mailcluster: the write was not committed within mailcluster.raft_commit_timeout (%d ms)",
+							timeout_ms),
+					 errdetail("Its outcome is unknown: it may still be committed."),
+					 errhint("Check whether it took effect before repeating it; jmap() with a request_id can be retried safely.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
 				 errmsg("mailcluster: the write was not committed within mailcluster.raft_commit_timeout (%d ms)",
 						timeout_ms),
 				 errdetail("Its outcome is unknown: it may still be committed."),
 				 errhint("Retry with the same request_id (%s).", rid)));
+	}
 	if (res.err == MC_RAFT_ERR_INVALID && res.reply != NULL)
 		raise_apply_error(res.reply);
 	if (res.err != MC_RAFT_OK)

@@ -6,7 +6,8 @@
 # asked on a follower after a leader change returns exactly the changes
 # made since the state it was given; a write whose first try went to a
 # leader cut off from the others (outcome unknown) and is retried through
-# another node is applied exactly once.
+# another node is applied exactly once; only responses someone can ask for
+# again are kept in _responses.
 # Gossip UDP ports 21300-21302, Raft RPC TCP ports 21800-21802, both
 # + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
@@ -147,6 +148,30 @@ is(join(',', map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.m
 my $other = jmap($F2, $once, 'retry-2');
 is(jget($F2, $other, '{methodResponses,0,1,notCreated,o,type}'), 'invalidProperties',
 	'the same calls under a new request_id are applied again (sibling name taken)');
+
+# ---- which responses are kept for retries --------------------------------
+# A write without a request_id, proposed on the leader itself, can never be
+# asked for again: no _responses row on any node.  One forwarded from a
+# follower (it may be proposed again after a leader change) or carrying a
+# request_id keeps its response on every node.  The rows stay equal
+# everywhere: they are part of state_checksum().
+sub response_counts
+{
+	my %s = checksums(\@nodes, 30);
+	return 'checksums differ' if keys(%s) != 1;
+	return join(',', map { $_->safe_psql('postgres', 'SELECT count(*) FROM mailcluster._responses') } @nodes);
+}
+sub plus { my ($c, $n) = @_; return join(',', map { $_ + $n } split(/,/, $c)); }
+my $rc0 = response_counts();
+like($rc0, qr/^(\d+),\1,\1$/, "as many stored responses on every node: $rc0");
+jmap($L, qq([["Mailbox/set", {"accountId": "$acct", "create": {"k": {"name": "Kept-0"}}}, "0"]]));
+is(response_counts(), $rc0, 'a write without request_id on the leader stores no response');
+jmap($F1, qq([["Mailbox/set", {"accountId": "$acct", "create": {"k": {"name": "Kept-1"}}}, "0"]]));
+is(response_counts(), plus($rc0, 1), 'one forwarded from a follower stores its response on every node');
+jmap($L, qq([["Mailbox/set", {"accountId": "$acct", "create": {"k": {"name": "Kept-2"}}}, "0"]]), 'kept-2');
+my $rc2 = response_counts();
+ok($rc2 =~ /^(\d+),\1,\1$/ && $1 > (split(/,/, $rc0))[0] + 1,
+	"one with a request_id on the leader stores its responses on every node: $rc2");
 
 # ---- Email/changes on a follower after a leader change --------------------
 my $since = jget($F1, jmap($F1, qq([["Email/get", {"accountId": "$acct", "ids": []}, "s"]])), '{methodResponses,0,1,state}');

@@ -114,9 +114,9 @@ is(scalar(keys %sums), 1, 'equal state_checksum on all three nodes: ' . join(' |
 for my $n (@nodes)
 {
 	my $who = $n->safe_psql('postgres', q{
-		SELECT coalesce(string_agg(DISTINCT client_id::text, ',') FILTER (WHERE position(convert_to('"purge_changes"', 'UTF8') in data) > 0), '-')
+		SELECT coalesce(string_agg(DISTINCT (client_id & 4294967295)::text, ',') FILTER (WHERE position(convert_to('"purge_changes"', 'UTF8') in data) > 0), '-')
 		    || ' ' ||
-		       coalesce(string_agg(DISTINCT client_id::text, ',') FILTER (WHERE position(convert_to('"purge_blobs"', 'UTF8') in data) > 0), '-')
+		       coalesce(string_agg(DISTINCT (client_id & 4294967295)::text, ',') FILTER (WHERE position(convert_to('"purge_blobs"', 'UTF8') in data) > 0), '-')
 		  FROM mailcluster._raft_log WHERE type = 0});
 	is($who, '2 3', 'on ' . $n->name . ': purge_changes entries proposed only by node 2, purge_blobs only by node 3');
 }
