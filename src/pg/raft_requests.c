@@ -196,6 +196,13 @@ mc_raft_repropose_forwarded(void)
 		if (s->state == MC_SLOT_ACCEPTED && s->kind == MC_REQ_PROPOSE && s->index == 0)
 		{
 			s->state = MC_SLOT_PENDING;
+			/*
+			 * Its first copy may still commit: this copy must find that
+			 * one's response, so neither may be MC_CLIENT_NO_RETRY (the
+			 * first was forwarded, hence unmarked; this one might be
+			 * appended here if this node leads now).
+			 */
+			s->arg_op &= ~MC_PROPOSE_NO_RETRY;
 			any = true;
 		}
 	}
