@@ -9,7 +9,8 @@ CREATE TABLE mailcluster._raft_log (
     idx         bigint   PRIMARY KEY,
     term        bigint   NOT NULL,
     type        smallint NOT NULL,       -- 0 normal, 1 no-op, 2 configuration
-    client_id   bigint   NOT NULL,       -- node that proposed it
+    client_id   bigint   NOT NULL,       -- node that proposed it (low 32 bits); bit 32: its
+                                         -- response is kept only if too big for a reply slot
     request_id  bigint   NOT NULL,       -- unique per client_id
     data        bytea
 );
