@@ -106,14 +106,13 @@ error_is_deterministic(int sqlerrcode)
  * (NULL unless want_reply).
  */
 static char *
-run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply, bool no_retry)
+run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply)
 {
 	char	   *json = pnstrdup(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 	Jsonb	   *cmd = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	Jsonb	   *res;
 	char	   *text;
 
-	mc_apply_set_no_retry(no_retry);
 	res = mc_jmap_apply_command(idx, cmd);
 
 	if (!want_reply)			/* proposed by another node: nobody here waits */
@@ -131,7 +130,7 @@ run_entry(int64 idx, bytea *data, MemoryContext replyctx, bool want_reply, bool 
  */
 static char *
 apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx,
-				  bool want_reply, bool no_retry)
+				  bool want_reply)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -142,7 +141,7 @@ apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		result = run_entry(idx, data, replyctx, want_reply, no_retry);
+		result = run_entry(idx, data, replyctx, want_reply);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -228,14 +227,13 @@ apply_batch_tx(void *arg)
 		{
 			bool		is_error = false;
 			bool		mine = (uint32) client == b->self;
-			bool		no_retry = ((uint64) client & MC_CLIENT_NO_RETRY) != 0;
 			char	   *res;
 
+			mc_apply_set_no_retry(((uint64) client & MC_CLIENT_NO_RETRY) != 0);
 			if (b->careful)
-				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine,
-										no_retry);
+				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine);
 			else
-				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx, mine, no_retry);
+				res = run_entry(idx, DatumGetByteaPP(d), b->replyctx, mine);
 
 			if (mine && b->n_replies < APPLY_BATCH)
 			{

@@ -185,23 +185,17 @@ submit(Jsonb *cmd, char *rid)
 	mc_raft_check_redirect();
 	entry = build_entry(cmd, rid, &len);
 
+	/* MC001 offers a generated id for no retry: its response may not be kept */
 	if (!mc_raft_call(MC_REQ_PROPOSE, entry, len, 0, generated ? MC_PROPOSE_NO_RETRY : 0,
 					  timeout_ms, &res))
-	{
-		if (generated)
-			ereport(ERROR,
-					(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
-					 errmsg("mailcluster: the write was not committed within mailcluster.raft_commit_timeout (%d ms)",
-							timeout_ms),
-					 errdetail("Its outcome is unknown: it may still be committed."),
-					 errhint("Check whether it took effect before repeating it; jmap() with a request_id can be retried safely.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
 				 errmsg("mailcluster: the write was not committed within mailcluster.raft_commit_timeout (%d ms)",
 						timeout_ms),
 				 errdetail("Its outcome is unknown: it may still be committed."),
+				 generated ?
+				 errhint("Check whether it took effect before repeating it; jmap() with a request_id can be retried safely.") :
 				 errhint("Retry with the same request_id (%s).", rid)));
-	}
 	if (res.err == MC_RAFT_ERR_INVALID && res.reply != NULL)
 		raise_apply_error(res.reply);
 	if (res.err != MC_RAFT_OK)
