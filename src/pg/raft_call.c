@@ -214,9 +214,9 @@ mc_raft_wait_applied(uint64 idx, int timeout_ms)
 	return ok;
 }
 
-/* Map a core error to the SPEC SQLSTATE and raise it. */
+/* See raft_call.h. */
 void
-mc_raft_raise(int err, const char *what)
+mc_raft_raise_for(int err, const char *what, const char *rid)
 {
 	switch (err)
 	{
@@ -228,14 +228,18 @@ mc_raft_raise(int err, const char *what)
 					 errdetail(err == MC_RAFT_ERR_DROPPED ?
 							   "A leadership transfer is under way or this node was removed." :
 							   "An election is under way, or this node is on the minority side of a partition."),
-					 errhint("Retry with the same request_id once mailcluster.leader() is not NULL.")));
+					 rid != NULL ?
+					 errhint("Retry with the same request_id (%s) once mailcluster.leader() is not NULL.", rid) :
+					 errhint("Retry once mailcluster.leader() is not NULL.")));
 			break;
 		case MC_RAFT_ERR_TOO_MUCH:
 			ereport(ERROR,
 					(errcode(ERRCODE_MC_COMMIT_TIMEOUT),
 					 errmsg("mailcluster: too many uncommitted writes for %s", what),
 					 errdetail("The leader cannot reach a majority; the write was not accepted."),
-					 errhint("Retry with the same request_id.")));
+					 rid != NULL ?
+					 errhint("Retry with the same request_id (%s).", rid) :
+					 errhint("Retry once the leader reaches a majority again.")));
 			break;
 		case MC_RAFT_ERR_CONF_PENDING:
 			ereport(ERROR,

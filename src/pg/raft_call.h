@@ -36,8 +36,15 @@ extern bool mc_raft_call(int kind, const char *data, uint32 len,
  */
 extern bool mc_raft_wait_applied(uint64 idx, int timeout_ms);
 
-/* ERROR with the SPEC SQLSTATE for a core error code (never returns). */
-extern void mc_raft_raise(int err, const char *what) pg_attribute_noreturn();
+/*
+ * ERROR with the SPEC SQLSTATE for a core error code (never returns).  what
+ * names the refused operation ("this write", "the read barrier").  rid is
+ * the request id the caller gave a refused write, offered in the hint for
+ * a retry; NULL for anything else, and for a write whose id was generated
+ * (the caller does not know it).
+ */
+extern void mc_raft_raise_for(int err, const char *what, const char *rid) pg_attribute_noreturn();
+#define mc_raft_raise(err, what) mc_raft_raise_for((err), (what), NULL)
 
 /*
  * In redirect mode on a non-leader, ERROR with MC002 naming the leader's

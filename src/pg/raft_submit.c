@@ -199,7 +199,7 @@ submit(Jsonb *cmd, char *rid)
 	if (res.err == MC_RAFT_ERR_INVALID && res.reply != NULL)
 		raise_apply_error(res.reply);
 	if (res.err != MC_RAFT_OK)
-		mc_raft_raise(res.err, "this write");
+		mc_raft_raise_for(res.err, "this write", generated ? NULL : rid);
 	if (!res.reply_valid)
 		return stored_response(rid);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(res.reply));

@@ -13,6 +13,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
@@ -33,16 +34,16 @@ mailcluster.enable_fault_injection = on
 });
 }
 
-# Run a write on $node; returns the SQLSTATE of its error, or 'ok'.
+# Run a write on $node under request id p-$name; returns the SQLSTATE of
+# its error, or 'ok' (and, in list context, psql's stderr as well).
 sub write_state
 {
 	my ($node, $name) = @_;
 	my ($rc, $out, $err) = $node->psql('postgres',
 		"\\set VERBOSITY verbose\n"
 		  . qq{SELECT mailcluster._raft_submit('{"op":"account_create","name":"$name"}', 'p-$name')});
-	return 'ok' if $rc == 0;
-	return $1 if $err =~ /ERROR:\s+([0-9A-Z]{5}):/;
-	return "?? $err";
+	my $state = $rc == 0 ? 'ok' : $err =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : "?? $err";
+	return wantarray ? ($state, $err) : $state;
 }
 
 my @nodes = map { node($_) } 1 .. 3;
@@ -62,10 +63,35 @@ is(write_state($L, 'before'), 'ok', 'a write before the partition');
 $L->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[$mid[0], $mid[1]])");
 $_->safe_psql('postgres', "SELECT mailcluster.fault_isolate(ARRAY[$lid])") for @M;
 
-is(write_state($L, 'cut-leader'), 'MC001', 'the isolated leader cannot commit: MC001');
+# Two writes on the cut-off leader at once, one with a request id, one
+# without: both time out with MC001.  The hint offers the caller's request
+# id for a retry; a generated id is not offered (its response may not be
+# kept: nobody can ask for it again), the hint says to check instead.
+my ($bg_out, $bg_err) = ('', '');
+my $bg = IPC::Run::start(
+	[
+		$L->installed_command('psql'), '-X', '-v', 'VERBOSITY=verbose', '-d', $L->connstr('postgres'), '-c',
+		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"cut-leader-norid"}')}
+	],
+	'<', \'', '>', \$bg_out, '2>', \$bg_err);
+my ($cut_state, $cut_err) = write_state($L, 'cut-leader');
+$bg->finish;
+is($cut_state, 'MC001', 'the isolated leader cannot commit: MC001');
+like($cut_err, qr/HINT:\s+Retry with the same request_id \(p-cut-leader\)/,
+	'MC001 with a request id: the hint offers it for a retry');
+like($bg_err, qr/ERROR:\s+MC001:/, 'MC001 for the write without a request id too');
+like($bg_err, qr/HINT:\s+Check whether it took effect before repeating it/,
+	'MC001 with a generated request id: the hint says to check, not to retry');
+unlike($bg_err, qr/Retry with the same request_id/, 'a generated request id is not offered for a retry');
 ok(defined wait_for($L, "SELECT role <> 'leader' FROM mailcluster.raft_status", 10),
 	'the isolated leader steps down (check quorum)');
-is(write_state($L, 'cut-minority'), 'MC003', 'the minority side answers MC003');
+my ($min_state, $min_err) = write_state($L, 'cut-minority');
+is($min_state, 'MC003', 'the minority side answers MC003');
+like($min_err, qr/HINT:\s+Retry with the same request_id \(p-cut-minority\) once mailcluster.leader\(\) is not NULL/,
+	'MC003 for a write: the hint offers its request id');
+my (undef, undef, $rb_err) = $L->psql('postgres', "\\set VERBOSITY verbose\nSELECT mailcluster.read_barrier()");
+like($rb_err, qr/ERROR:\s+MC003:.*HINT:\s+Retry once mailcluster.leader\(\) is not NULL/s,
+	'MC003 for a read barrier: the hint names no request id');
 ok($L->safe_psql('postgres',
 		"SELECT value FROM mailcluster.metrics WHERE name = 'raft_rpc_dropped_fault_injected_total'") > 0,
 	'dropped Raft traffic is counted in the metrics view');
@@ -102,6 +128,8 @@ my %sums = checksums(\@nodes, 20);
 is(scalar(keys %sums), 1, 'equal state_checksum after healing: ' . join(' | ', keys %sums));
 my %cut = map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'cut-leader'") => 1 } @nodes;
 is(scalar(keys %cut), 1, 'all nodes agree on the fate of the MC001 write');
+my %cut2 = map { $_->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'cut-leader-norid'") => 1 } @nodes;
+is(scalar(keys %cut2), 1, 'all nodes agree on the fate of the MC001 write without a request id');
 
 # a clean shutdown of the leader hands leadership over first
 my $t0 = time;
