@@ -318,6 +318,11 @@ GRANT EXECUTE ON FUNCTION mailcluster._m_core_echo(jsonb, jsonb) TO PUBLIC;
 REVOKE SELECT ON mailcluster._jmap_methods FROM mc_call_user;
 DROP ROLE mc_call_user;
 
+-- the C parsers refuse a NULL they cannot work with (they crashed the backend)
+SELECT mailcluster._parse_message(NULL, NULL);
+SELECT mailcluster._header_parse('x', NULL);
+SELECT mailcluster._header_parse(NULL, 'Text') AS null_raw;
+
 -- ---- _apply: dispatch, idempotency, unknown ops, errors clear the guard ----
 SELECT mailcluster._apply(1000, '{"op": "no_such_op"}');
 SELECT mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Acb", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8="}');
@@ -330,7 +335,7 @@ DO $$
 BEGIN
     BEGIN
         PERFORM mailcluster._apply(1001, '{"op": "blob_put", "account_id": "Acb", "blob_id": "Bdead", "data": "aGk="}');
-    EXCEPTION WHEN data_corrupted THEN
+    EXCEPTION WHEN invalid_parameter_value THEN
         RAISE NOTICE 'caught %, guard on: %', SQLSTATE, mailcluster._guard_active();
     END;
     UPDATE mailcluster.accounts SET name = 'refused in the same transaction';

@@ -192,6 +192,28 @@ SELECT pg_get_function_arguments('mailcluster.purge_run'::regproc) AS purge_run_
 -- the log is far shorter than the 10000 entries kept: no purge_changes
 SELECT r->'changes' AS changes_proposed FROM (SELECT mailcluster.purge_run() AS r) x;
 
+-- ---- blobs in parts, and a blob that does not match its id ----
+-- parts are keyed by their size: the same blob cut at two sizes (two
+-- proposers with different raft_batch_max) is joined from one size only.
+-- 'abcdef' cut in 3 + 3 and in 2 + 2 + 2; the command names the 2-byte parts.
+SELECT count(*) AS parts_sent FROM (VALUES (3, 0, 'abc'), (3, 1, 'def'), (2, 2, 'ef'), (2, 0, 'ab'), (2, 1, 'cd')) v(sz, seq, d),
+  LATERAL mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', 'B' || encode(sha256('abcdef'), 'hex'),
+                                                 'part_size', sz, 'seq', seq, 'at', '2026-01-01T00:00:00Z',
+                                                 'data', encode(convert_to(d, 'UTF8'), 'base64')));
+SELECT part_size, count(*) FROM mailcluster._blob_parts GROUP BY 1 ORDER BY 1;
+SELECT mailcluster._submit(jsonb_build_object('op', 'blob_put', 'account_id', 'Agb', 'type', 'text/plain',
+                                              'blob_id', 'B' || encode(sha256('abcdef'), 'hex'),
+                                              'at', '2026-01-01T00:00:00Z', 'parts', 3, 'part_size', 2)) ->> 'size' AS joined_size;
+SELECT convert_from(mailcluster.blob_download('Agb', 'B' || encode(sha256('abcdef'), 'hex')), 'UTF8') AS joined,
+       (SELECT count(*) FROM mailcluster._blob_parts) AS parts_left;
+-- a command whose bytes do not hash to its blob id is refused like any
+-- other bad command, on every node alike (invalid_parameter_value), and
+-- the log goes on: it used to stop the apply (data_corrupted restarted
+-- the apply worker, which met the entry again)
+SELECT mailcluster._submit('{"op": "blob_put", "account_id": "Agb", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8=", "at": "2026-01-01T00:00:00Z"}');
+SELECT mailcluster._submit('{"op": "record_response", "response": {"after": "Bdead"}}');
+SELECT applied_index = commit_index AS apply_caught_up FROM mailcluster.raft_status;
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

@@ -49,15 +49,22 @@ json_urls(StringInfo buf, const char *raw)
  * _header_parse(raw text, form text) RETURNS jsonb
  * Contract: form is one of Raw, Text, Addresses, GroupedAddresses,
  * MessageIds, Date, URLs (the caller validates it; anything else raises
- * invalid_parameter_value).  NULL raw gives JSON null.
+ * invalid_parameter_value; NULL, null_value_not_allowed).  NULL raw gives
+ * JSON null.
  */
 Datum
 mc_header_parse(PG_FUNCTION_ARGS)
 {
 	char	   *raw;
-	char	   *form = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *form;
 	StringInfoData buf;
 
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the header form must not be NULL"),
+				 errhint("Use Raw, Text, Addresses, GroupedAddresses, MessageIds, Date or URLs.")));
+	form = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
 	raw = text_to_cstring(PG_GETARG_TEXT_PP(0));

@@ -406,7 +406,7 @@ utf8_truncate(char *s, int n)
 Datum
 mc_parse_message(PG_FUNCTION_ARGS)
 {
-	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
+	bytea	   *raw;
 	char	   *blob_id = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	MimeTree	t;
 	StringInfoData buf;
@@ -420,6 +420,11 @@ mc_parse_message(PG_FUNCTION_ARGS)
 	int			nvals = 0;
 	Datum		res;
 
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mailcluster: the message to parse must not be NULL")));
+	raw = PG_GETARG_BYTEA_PP(0);
 	mime_tree_build(&t, VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
 	mobj = GMIME_OBJECT(t.msg);
 	/* parseStructure([bodyStructure], "mixed", false, ...): node 0 has no siblings */

@@ -156,14 +156,17 @@ CREATE TABLE mailcluster._responses (
 -- Parts of a blob too big for one log entry (mailcluster.raft_batch_max):
 -- the proposer sends them as blob_part entries before the command that
 -- uses the blob, which joins them, checks the hash, stores the blob and
--- deletes the parts.  Normally empty between commands.
+-- deletes the parts.  Normally empty between commands.  The part size is
+-- the proposer's (it follows its raft_batch_max) and part of the key: two
+-- nodes sending the same blob cut at different sizes never mix their parts.
 CREATE TABLE mailcluster._blob_parts (
     blob_id         text NOT NULL,
+    part_size       int NOT NULL CHECK (part_size >= 0),
     seq             int NOT NULL CHECK (seq >= 0),
     idx             bigint NOT NULL,
     at              timestamptz,
     data            bytea NOT NULL,
-    PRIMARY KEY (blob_id, seq)
+    PRIMARY KEY (blob_id, part_size, seq)
 );
 
 -- The highest before_idx purge_changes ran with: every change row below it

@@ -40,13 +40,16 @@ CREATE FUNCTION mailcluster._op_account_create(idx bigint, cmd jsonb) RETURNS js
 AS 'MODULE_PATHNAME', 'mc_jmap_op_account_create' LANGUAGE C VOLATILE;
 
 -- Store blob bytes under their content address, once.  Contract: raises
--- data_corrupted when the bytes do not hash to blob_id.
+-- invalid_parameter_value when the bytes do not hash to blob_id: an error
+-- of the command, the same on every node, answered like any other (it was
+-- data_corrupted, a class the apply worker takes for a fault of its own
+-- node: it restarted and met it again, and the log stopped there).
 CREATE FUNCTION mailcluster._blob_store(blob_id text, data bytea) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     IF blob_id IS DISTINCT FROM 'B' || encode(sha256(data), 'hex') THEN
         RAISE EXCEPTION 'blob % does not match its content', blob_id
-            USING ERRCODE = 'data_corrupted',
+            USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The bytes hash to B%s.', encode(sha256(data), 'hex'));
     END IF;
     INSERT INTO mailcluster.blobs (id, size, data) VALUES (blob_id, length(data), data)
@@ -54,8 +57,8 @@ BEGIN
 END $$;
 
 -- Store the bytes a command (or an import item) carries for blob: inline
--- ("data", base64) or in "parts" earlier blob_part entries, which are then
--- deleted.  Returns false when it carries none, or when its parts are not
+-- ("data", base64) or in "parts" earlier blob_part entries of "part_size"
+-- bytes each, which are then deleted (the parts of the blob at any size).  Returns false when it carries none, or when its parts are not
 -- all there (purged): the caller answers blobNotFound unless the blob is
 -- already stored.
 CREATE FUNCTION mailcluster._blob_take(blob text, c jsonb) RETURNS boolean
@@ -73,7 +76,8 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM mailcluster.blobs b WHERE b.id = blob) THEN
         SELECT string_agg(p.data, ''::bytea ORDER BY p.seq), count(*) INTO whole, n
-          FROM mailcluster._blob_parts p WHERE p.blob_id = blob;
+          FROM mailcluster._blob_parts p
+         WHERE p.blob_id = blob AND p.part_size = coalesce((c->>'part_size')::int, 0);
         IF n IS DISTINCT FROM (c->>'parts')::bigint THEN
             RETURN false;
         END IF;
@@ -83,15 +87,15 @@ BEGIN
     RETURN true;
 END $$;
 
--- op blob_part {blob_id, seq, at, data (base64)}: one part of a big blob,
--- kept until the command that uses the blob arrives.
+-- op blob_part {blob_id, part_size, seq, at, data (base64)}: one part of a
+-- big blob, kept until the command that uses the blob arrives.
 CREATE FUNCTION mailcluster._op_blob_part(idx bigint, cmd jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    INSERT INTO mailcluster._blob_parts (blob_id, seq, idx, at, data)
-    VALUES (cmd->>'blob_id', (cmd->>'seq')::int, idx, (cmd->>'at')::timestamptz,
-            decode(cmd->>'data', 'base64'))
-    ON CONFLICT (blob_id, seq) DO NOTHING;
+    INSERT INTO mailcluster._blob_parts (blob_id, part_size, seq, idx, at, data)
+    VALUES (cmd->>'blob_id', coalesce((cmd->>'part_size')::int, 0), (cmd->>'seq')::int, idx,
+            (cmd->>'at')::timestamptz, decode(cmd->>'data', 'base64'))
+    ON CONFLICT (blob_id, part_size, seq) DO NOTHING;
     RETURN jsonb_build_object('blob_id', cmd->>'blob_id', 'seq', (cmd->>'seq')::int);
 END $$;
 

@@ -33,7 +33,8 @@ $$;
 
 -- The bytes of blob for a command: {"data": base64} when they fit one
 -- entry; else proposes them first as blob_part entries (one each) and
--- returns {"parts": n} for the command, whose apply joins them.
+-- returns {"parts": n, "part_size": size} for the command, whose apply
+-- joins them.
 CREATE FUNCTION mailcluster._blob_carry(blob text, data bytea) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -45,10 +46,11 @@ BEGIN
         RETURN jsonb_build_object('data', encode(data, 'base64'));
     END IF;
     FOR i IN 0 .. n - 1 LOOP
-        PERFORM mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', blob, 'seq', i,
+        PERFORM mailcluster._submit(jsonb_build_object('op', 'blob_part', 'blob_id', blob,
+                    'part_size', sz, 'seq', i,
                     'at', at, 'data', encode(substring(data FROM i * sz + 1 FOR sz), 'base64')));
     END LOOP;
-    RETURN jsonb_build_object('parts', n);
+    RETURN jsonb_build_object('parts', n, 'part_size', sz);
 END $$;
 REVOKE ALL ON FUNCTION mailcluster._blob_carry(text, bytea) FROM PUBLIC;
 
@@ -104,7 +106,7 @@ BEGIN
     res := mailcluster._submit(cmd);
     IF res ? 'error' THEN
         -- the blob was purged between our look and the apply: send the bytes
-        res := mailcluster._submit((cmd - 'parts') || mailcluster._blob_carry(blob, data));
+        res := mailcluster._submit((cmd - 'parts' - 'part_size') || mailcluster._blob_carry(blob, data));
     END IF;
     RETURN res;
 END $$;
@@ -162,7 +164,7 @@ BEGIN
     res := mailcluster._submit(cmd);
     IF res->'error'->>'type' = 'blobNotFound' THEN
         -- the blob was purged between our look and the apply: send the bytes
-        res := mailcluster._submit((cmd - 'parts') || mailcluster._blob_carry(blob, message));
+        res := mailcluster._submit((cmd - 'parts' - 'part_size') || mailcluster._blob_carry(blob, message));
     END IF;
     IF res ? 'error' THEN
         RAISE EXCEPTION 'delivery failed: %', res->'error'->>'type'
