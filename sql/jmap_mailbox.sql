@@ -213,6 +213,26 @@ SELECT convert_from(mailcluster.blob_download('Agb', 'B' || encode(sha256('abcde
 SELECT mailcluster._submit('{"op": "blob_put", "account_id": "Agb", "blob_id": "Bdead", "type": "x", "data": "aGVsbG8=", "at": "2026-01-01T00:00:00Z"}');
 SELECT mailcluster._submit('{"op": "record_response", "response": {"after": "Bdead"}}');
 SELECT applied_index = commit_index AS apply_caught_up FROM mailcluster.raft_status;
+-- a key too big for an index fails alike on every node (program_limit_exceeded,
+-- answered like any bad command): it too used to stop the apply
+DO $$
+BEGIN
+    PERFORM mailcluster._submit(jsonb_build_object('op', 'blob_part', 'part_size', 1, 'seq', 0,
+        'blob_id', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 300) i),
+        'at', '2026-01-01T00:00:00Z', 'data', 'eA=='));
+EXCEPTION WHEN program_limit_exceeded THEN
+    RAISE NOTICE 'refused by the apply: %', SQLSTATE;
+END $$;
+SELECT mailcluster._submit('{"op": "record_response", "response": {"after": "big key"}}');
+SELECT applied_index = commit_index AS apply_caught_up FROM mailcluster.raft_status;
+-- request ids are keys too: at most 256 bytes (jmap), refused before anything is proposed
+SELECT last_log_index AS log_before FROM mailcluster.raft_status \gset
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"], "methodCalls": []}', repeat('r', 257));
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"], "methodCalls": []}', '');
+SELECT mailcluster._submit('{"op": "record_response", "response": {}}', repeat('r', 321));
+SELECT last_log_index = :log_before AS nothing_proposed FROM mailcluster.raft_status;
+SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"], "methodCalls": [["Core/echo", {"a": 1}, "e"]]}',
+                        repeat('r', 256)) -> 'methodResponses' AS longest_id_ok;
 
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);

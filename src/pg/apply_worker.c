@@ -76,6 +76,14 @@ static SPIPlanPtr advance_plan = NULL;
  * cancels, lock and serialization failures, I/O and internal errors depend
  * on the node: such an entry must be retried, never answered with the
  * error, or the nodes' states would differ.
+ *
+ * Program limits (class 54) are the entry's own but for statement_too_complex
+ * (the stack depth, max_stack_depth is the node's): a key too big for an
+ * index, an array or a string over PostgreSQL's fixed maximum fail alike on
+ * every node running the same build.  Taken for node faults, they made the
+ * worker restart and meet the entry again, and the log stopped there on
+ * every node (a jmap() request_id of 9.6 KB: "index row requires 9624
+ * bytes, maximum size is 8191", every second).
  */
 static bool
 error_is_deterministic(int sqlerrcode)
@@ -89,7 +97,6 @@ error_is_deterministic(int sqlerrcode)
 		case ERRCODE_CONNECTION_EXCEPTION:
 		case ERRCODE_TRANSACTION_ROLLBACK:
 		case ERRCODE_INSUFFICIENT_RESOURCES:
-		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
 		case ERRCODE_OPERATOR_INTERVENTION:
 		case ERRCODE_SYSTEM_ERROR:
 		case ERRCODE_CONFIG_FILE_ERROR:

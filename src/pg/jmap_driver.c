@@ -316,6 +316,8 @@ mc_jmap(PG_FUNCTION_ARGS)
 	Datum		d;
 
 	if (rid != NULL)
+		mc_check_request_id(rid, MC_REQUEST_ID_MAX);
+	if (rid != NULL)
 	{
 		Oid			types[1] = {TEXTOID};
 		Datum		values[1] = {CStringGetTextDatum(psprintf("jmap:%s", rid))};

@@ -177,10 +177,7 @@ submit(Jsonb *cmd, char *rid)
 
 	if (generated)
 		rid = generate_request_id();
-	if (rid[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mailcluster: request_id must not be empty")));
+	mc_check_request_id(rid, MC_REQUEST_ID_MAX + MC_REQUEST_ID_AFFIXES);
 
 	mc_raft_check_redirect();
 	entry = build_entry(cmd, rid, &len);
@@ -203,6 +200,23 @@ submit(Jsonb *cmd, char *rid)
 	if (!res.reply_valid)
 		return stored_response(rid);
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(res.reply));
+}
+
+/* See raft_submit.h. */
+void
+mc_check_request_id(const char *rid, int max)
+{
+	size_t		len = strlen(rid);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mailcluster: request_id must not be empty")));
+	if (len > (size_t) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mailcluster: request_id is too long"),
+				 errdetail("It has %zu bytes; at most %d are allowed.", len, max)));
 }
 
 /* _raft_submit(cmd jsonb, request_id text DEFAULT NULL) RETURNS jsonb */
@@ -256,6 +270,7 @@ mc_submit_command(Jsonb *cmd, char *rid)
 	{
 		Datum		stored;
 
+		mc_check_request_id(rid, MC_REQUEST_ID_MAX + MC_REQUEST_ID_AFFIXES);
 		if (lookup_response(rid, &stored))
 			return stored;
 	}

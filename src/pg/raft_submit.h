@@ -20,4 +20,21 @@
  */
 extern Datum mc_submit_command(Jsonb *cmd, char *rid);
 
+/*
+ * Longest request id a caller may give (bytes).  Every applied request id
+ * becomes a key of _responses' primary key, whose btree refuses keys over
+ * about 2.7 KB with program_limit_exceeded; ids of any length used to reach
+ * the apply and stop it there (see error_is_deterministic, apply_worker.c).
+ * Internal ids add a prefix and a suffix (jmap:<id>:<n>), within
+ * MC_REQUEST_ID_MAX + MC_REQUEST_ID_AFFIXES.
+ */
+#define MC_REQUEST_ID_MAX		256
+#define MC_REQUEST_ID_AFFIXES	64
+
+/*
+ * Refuse (invalid_parameter_value) an empty request id or one longer than
+ * max bytes.
+ */
+extern void mc_check_request_id(const char *rid, int max);
+
 #endif
