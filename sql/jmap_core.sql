@@ -257,6 +257,11 @@ SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:mail"], "methodCalls":
 SELECT mailcluster._submit('[1]');
 SELECT mailcluster._submit('{"x": 1}');
 SELECT mailcluster._submit(NULL);
+-- an entry over 8 MB is refused before it is proposed (it could be appended
+-- but not sent: replication stopped behind it)
+\set VERBOSITY terse
+SELECT mailcluster._submit(jsonb_build_object('op', 'record_response', 'response', repeat('x', 8 * 1024 * 1024)));
+\set VERBOSITY default
 SELECT last_log_index AS before_rid FROM mailcluster.raft_status \gset
 SELECT mailcluster._submit('{"op": "record_response", "response": {"n": 1}}', 'regress-rid-1') AS first;
 SELECT mailcluster._submit('{"op": "record_response", "response": {"n": 2}}', 'regress-rid-1') AS again;

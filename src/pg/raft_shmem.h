@@ -33,6 +33,18 @@
 #define MC_RAFT_REPLY_BYTES		8192
 
 /*
+ * Largest log entry a write may propose (bytes), the same on every node:
+ * every node accepts RPC frames of this size whatever its raft_batch_max
+ * (rpc_net.c), and the core sends an entry bigger than its batch bound
+ * alone.  A bigger entry could be appended but never sent (it did not fit
+ * the leader's frame, or a follower with a smaller raft_batch_max dropped
+ * it): replication stopped behind it until another leader took over.
+ * Blobs travel in parts of at most 1 MB, so only a pathological command
+ * comes near it.
+ */
+#define MC_RAFT_ENTRY_MAX		(8 * 1024 * 1024)
+
+/*
  * MC_REQ_PROPOSE's arg_op: the request id was generated for this call (the
  * caller gave none), so nobody can ask for the response again.
  */

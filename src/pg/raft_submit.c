@@ -181,6 +181,11 @@ submit(Jsonb *cmd, char *rid)
 
 	mc_raft_check_redirect();
 	entry = build_entry(cmd, rid, &len);
+	if (len > MC_RAFT_ENTRY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("mailcluster: this write is too large for one Raft log entry"),
+				 errdetail("The entry has %u bytes; at most %d are allowed.", len, MC_RAFT_ENTRY_MAX)));
 
 	/* MC001 offers a generated id for no retry: its response may not be kept */
 	if (!mc_raft_call(MC_REQ_PROPOSE, entry, len, 0, generated ? MC_PROPOSE_NO_RETRY : 0,

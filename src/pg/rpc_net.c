@@ -157,7 +157,8 @@ mc_rpc_start(McRaftWorker *w)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("mailcluster: cannot load the cluster key for Raft RPC: %s", err)));
-	rpc->max_frame = (size_t) Max(w->set.batch_max, 1024 * 1024) + 65536;
+	/* every node takes a lone entry of MC_RAFT_ENTRY_MAX from any leader */
+	rpc->max_frame = (size_t) Max(w->set.batch_max, MC_RAFT_ENTRY_MAX) + 65536;
 	rpc->buf = MemoryContextAlloc(w->mcxt, rpc->max_frame + MC_RPC_HEADER);
 	for (i = 0; i < MC_RPC_MAX_CONNS; i++)
 		rpc->conns[i].fd = -1;
