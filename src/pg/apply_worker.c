@@ -34,6 +34,7 @@
 #include "raft_worker.h"
 #include "snapshot_store.h"
 #include "spi_plans.h"
+#include "worker_session.h"
 
 #define APPLY_BATCH 256			/* entries per transaction */
 
@@ -83,12 +84,14 @@ static SPIPlanPtr advance_plan = NULL;
  * every node running the same build.  Taken for node faults, they made the
  * worker restart and meet the entry again, and the log stopped there on
  * every node (a jmap() request_id of 9.6 KB: "index row requires 9624
- * bytes, maximum size is 8191", every second).
+ * bytes, maximum size is 8191", every second).  A read-only transaction is
+ * the node's setting, not the entry's (worker_session.c pins it off).
  */
 static bool
 error_is_deterministic(int sqlerrcode)
 {
 	if (sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_READ_ONLY_SQL_TRANSACTION ||
 		sqlerrcode == ERRCODE_OUT_OF_MEMORY ||
 		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX)
 		return false;
@@ -490,6 +493,7 @@ mc_apply_worker_main(Datum arg)
 	mc_worker_tune_malloc();
 	mc_raft_settings_load(&set);
 	BackgroundWorkerInitializeConnection(set.database, NULL, 0);
+	mc_worker_session_pin();
 	pgstat_report_appname("mailcluster apply");
 	SetConfigOption("application_name", "mailcluster apply", PGC_USERSET, PGC_S_SESSION);
 

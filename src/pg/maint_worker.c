@@ -44,6 +44,7 @@
 
 #include "maint_worker.h"
 #include "mc_guc.h"
+#include "worker_session.h"
 
 #define MAINT_EXT_POLL_MS			1000	/* while the extension is missing */
 
@@ -255,6 +256,7 @@ mc_maint_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(mc_database, NULL, 0);
+	mc_worker_session_pin();
 	pgstat_report_appname("mailcluster maintenance");
 	SetConfigOption("application_name", "mailcluster maintenance", PGC_USERSET, PGC_S_SESSION);
 	maint_configure();

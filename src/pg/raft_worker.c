@@ -24,6 +24,7 @@
 #include "raft_shmem.h"
 #include "raft_worker.h"
 #include "rpc_net.h"
+#include "worker_session.h"
 
 /*
  * Run fn in a fresh transaction with SPI connected and a snapshot pushed.
@@ -190,6 +191,7 @@ mc_raft_worker_main(Datum arg)
 	w->tick_ms = choose_tick_ms(&w->set);
 
 	BackgroundWorkerInitializeConnection(w->set.database, NULL, 0);
+	mc_worker_session_pin();
 	pgstat_report_appname("mailcluster raft");
 	SetConfigOption("application_name", "mailcluster raft", PGC_USERSET, PGC_S_SESSION);
 
