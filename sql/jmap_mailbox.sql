@@ -234,6 +234,14 @@ SELECT last_log_index = :log_before AS nothing_proposed FROM mailcluster.raft_st
 SELECT mailcluster.jmap('{"using": ["urn:ietf:params:jmap:core"], "methodCalls": [["Core/echo", {"a": 1}, "e"]]}',
                         repeat('r', 256)) -> 'methodResponses' AS longest_id_ok;
 
+-- a method whose write would not fit one log entry (8 MB): requestTooLarge,
+-- nothing proposed
+SELECT last_log_index AS log_before FROM mailcluster.raft_status \gset
+SELECT jr(jsonb_build_array(jsonb_build_array('Mailbox/set', jsonb_build_object('accountId', 'Agb',
+          'create', (SELECT jsonb_object_agg('c' || i, jsonb_build_object('name', md5(i::text) || md5((-i)::text)))
+                       FROM generate_series(1, 120000) i)), 'big'))) #> '{0}' AS too_large;
+SELECT last_log_index = :log_before AS nothing_proposed FROM mailcluster.raft_status;
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

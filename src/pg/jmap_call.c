@@ -193,7 +193,9 @@ run_method(MethodEntry *m, Jsonb *args, Jsonb *ctx, Jsonb *responses, bool *isnu
  * never raised: unknownMethod (no such method, or its capability not in
  * ctx->'using'); MJ000 (_jerr) -> its type and description; MC001 ->
  * serverPartialFail; MC003 -> serverUnavailable; a data exception (class
- * 22) -> invalidArguments; anything else -> serverFail "SQLSTATE: message".
+ * 22) -> invalidArguments; program_limit_exceeded (a write too large for
+ * one log entry, a key too large for an index) -> requestTooLarge
+ * (RFC 8620 5.3); anything else -> serverFail "SQLSTATE: message".
  * MC002 (redirect), cancels and assertion failures propagate.
  */
 Datum
@@ -309,6 +311,8 @@ mc_jmap_run_call(const char *method, Jsonb *args, Jsonb *ctx, Jsonb *responses)
 		failed = error_response("serverUnavailable", edata->message);
 	else if (ERRCODE_TO_CATEGORY(code) == ERRCODE_DATA_EXCEPTION)
 		failed = error_response("invalidArguments", edata->message);
+	else if (code == ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+		failed = error_response("requestTooLarge", edata->message);
 	else
 		failed = error_response("serverFail",
 								psprintf("%s: %s", unpack_sql_state(code), edata->message));
