@@ -44,6 +44,10 @@ SELECT mailcluster.has_role(NULL);
 SELECT mailcluster.add_node(NULL);
 SELECT mailcluster.add_node(2, NULL);
 SELECT mailcluster.remove_node(NULL);
+-- a voter that could never answer would leave this one-voter node without a
+-- majority for good: refused (it used to stay a candidate of {7, 2})
+SELECT mailcluster.add_node(2);
+SELECT voters, role FROM mailcluster.raft_status;
 -- bad role names
 SELECT mailcluster.has_role('no.such.role');
 SELECT mailcluster.has_role('');

@@ -18,6 +18,7 @@
 #include "storage/condition_variable.h"
 #include "utils/timestamp.h"
 
+#include "mc_guc.h"
 #include "raft_call.h"
 #include "raft_pg.h"
 #include "raft_shmem.h"
@@ -335,6 +336,65 @@ require_arg(FunctionCallInfo fcinfo, int i, const char *name)
 				 errmsg("%s must not be NULL", name)));
 }
 
+/*
+ * Refuse to make node a voter when the voters alive in this node's gossip
+ * view, node included if it is alive there, would be fewer than a majority
+ * of the voters it would make: the configuration entry itself could never
+ * commit, and the cluster would take no write until that node answers.
+ * Seen: add_node(2) on a standalone node (no node 2 can ever come) left
+ * it a candidate of {1, 2} for good, restarts included.  (As etcd's
+ * strict reconfiguration check.)  A node already a voter passes.
+ */
+static void
+check_voter_add_keeps_majority(uint32 node)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum((int32) node)};
+	bool		isnull;
+	int64		voters = 0,
+				live = 0;
+	bool		already = false,
+				alive = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "mailcluster: SPI_connect failed");
+	if (SPI_execute_with_args(
+			"SELECT cardinality(s.voters), $1 = ANY (s.voters),"
+			"       (SELECT count(*) FROM mailcluster.members m"
+			"         WHERE m.node_id = ANY (s.voters) AND (m.is_self OR m.state = 'alive')),"
+			"       EXISTS (SELECT 1 FROM mailcluster.members m WHERE m.node_id = $1 AND m.state = 'alive')"
+			"  FROM mailcluster.raft_status s",
+			1, types, values, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		HeapTuple	t = SPI_tuptable->vals[0];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Datum		v;
+
+		v = SPI_getbinval(t, d, 1, &isnull);
+		voters = isnull ? 0 : DatumGetInt32(v);
+		v = SPI_getbinval(t, d, 2, &isnull);
+		already = !isnull && DatumGetBool(v);
+		v = SPI_getbinval(t, d, 3, &isnull);
+		live = isnull ? 0 : DatumGetInt64(v);
+		v = SPI_getbinval(t, d, 4, &isnull);
+		alive = !isnull && DatumGetBool(v);
+	}
+	SPI_finish();
+	if (already || voters == 0)
+		return;					/* no configuration known here: the core decides */
+	if (live + (alive ? 1 : 0) < (voters + 1) / 2 + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mailcluster: adding node %u as a voter would leave the cluster without a majority", node),
+				 errdetail("%lld of the %lld voters it would have are alive in gossip here; a majority is %lld.",
+						   (long long) (live + (alive ? 1 : 0)), (long long) (voters + 1),
+						   (long long) ((voters + 1) / 2 + 1)),
+				 errhint(mc_clustered() ?
+						 "Start node %u first (a node gossip finds joins as a learner by itself), or add it with voter => false." :
+						 "This node runs standalone (mailcluster.bind_addr or the key unset): no other node can reach it.",
+						 node)));
+}
+
 /* add_node(node_id int, voter bool) RETURNS bigint */
 Datum
 mc_raft_add_node(PG_FUNCTION_ARGS)
@@ -346,6 +406,8 @@ mc_raft_add_node(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 1, "voter");
 	node = check_node_id(PG_GETARG_INT32(0));
 	voter = PG_GETARG_BOOL(1);
+	if (voter)
+		check_voter_add_keeps_majority(node);
 
 	PG_RETURN_INT64(conf_change(voter ? MC_RAFT_CC_ADD_VOTER : MC_RAFT_CC_ADD_LEARNER,
 								node, "adding the node"));
