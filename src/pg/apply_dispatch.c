@@ -407,12 +407,13 @@ mc_apply_dispatch(int64 idx, Jsonb *cmd)
 			PG_END_TRY();
 		}
 
-		if (rid == NULL || !response_kept(no_retry, isnull ? NULL : DatumGetJsonbP(res)))
-			;					/* nobody can ask for it again */
-		else if (batch_mode)
-			add_pending(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
-		else
-			store_response(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
+		if (rid != NULL && response_kept(no_retry, isnull ? NULL : DatumGetJsonbP(res)))
+		{
+			if (batch_mode)
+				add_pending(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
+			else
+				store_response(rid, idx, isnull ? NULL : DatumGetJsonbP(res));
+		}
 		if (!isnull)
 		{
 			MemoryContext old = MemoryContextSwitchTo(callerctx);

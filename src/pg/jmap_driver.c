@@ -316,11 +316,12 @@ mc_jmap(PG_FUNCTION_ARGS)
 	Datum		d;
 
 	if (rid != NULL)
-		mc_check_request_id(rid, MC_REQUEST_ID_MAX);
-	if (rid != NULL)
 	{
 		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(psprintf("jmap:%s", rid))};
+		Datum		values[1];
+
+		mc_check_request_id(rid, MC_REQUEST_ID_MAX);
+		values[0] = CStringGetTextDatum(psprintf("jmap:%s", rid));
 
 		d = query_one(&stored_plan,
 					  "SELECT r.response FROM mailcluster._responses r WHERE r.request_id = $1",

@@ -11,9 +11,10 @@
  * the followers write the entries while the leader's own commit waits for
  * its WAL flush.  The leader counts its own copy only after advance, i.e.
  * after that flush.  Committed entries that earlier batches stored are
- * handed to the apply worker before this batch's persist, not after it.  If the persist fails (ERROR) the worker exits and is
- * restarted from the tables: the same as a crash between send and persist,
- * which the core allows for such batches.
+ * handed to the apply worker before this batch's persist, not after it.
+ * If the persist fails (ERROR) the worker exits and is restarted from the
+ * tables: the same as a crash between send and persist, which the core
+ * allows for such batches.
  */
 #include "postgres.h"
 

@@ -275,7 +275,6 @@ mc_submit_command(Jsonb *cmd, char *rid)
 	{
 		Datum		stored;
 
-		mc_check_request_id(rid, MC_REQUEST_ID_MAX + MC_REQUEST_ID_AFFIXES);
 		if (lookup_response(rid, &stored))
 			return stored;
 	}

@@ -58,9 +58,10 @@ END $$;
 
 -- Store the bytes a command (or an import item) carries for blob: inline
 -- ("data", base64) or in "parts" earlier blob_part entries of "part_size"
--- bytes each, which are then deleted (the parts of the blob at any size).  Returns false when it carries none, or when its parts are not
--- all there (purged): the caller answers blobNotFound unless the blob is
--- already stored.
+-- bytes each, which are then deleted (the parts of the blob at any size).
+-- Returns false when it carries none, or when its parts are not all there
+-- (purged): the caller answers blobNotFound unless the blob is already
+-- stored.
 CREATE FUNCTION mailcluster._blob_take(blob text, c jsonb) RETURNS boolean
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
