@@ -48,6 +48,20 @@
  */
 #define APPLY_GATHER_MS 10
 
+/*
+ * Apply ahead.  On the leader, entries it has stored (stored_ahead,
+ * raft_shmem.h) are applied while their commit is still awaited: the
+ * transaction runs them, then waits for commit_for_apply to reach the
+ * last of them before it commits, so the commands' work overlaps the
+ * followers' round trip instead of following it.  If ahead_epoch moves
+ * meanwhile (a truncation, a snapshot install or the end of leadership
+ * is coming), or the commit takes longer than APPLY_AHEAD_WAIT_MS, the
+ * transaction is rolled back and the entries are applied again once
+ * committed, as on a follower.  Nothing of an entry is visible, to
+ * readers or to the applied index, before its commit.
+ */
+#define APPLY_AHEAD_WAIT_MS 200
+
 /* A response for a local proposer, collected during the batch. */
 typedef struct ApplyReply
 {
@@ -63,6 +77,9 @@ typedef struct ApplyBatch
 	uint64		upto;			/* last committed index */
 	uint64		last;			/* last index applied in this batch */
 	bool		careful;		/* one subtransaction per entry (after a failure) */
+	bool		ahead;			/* entries not committed yet: wait before commit */
+	uint64		epoch;			/* ahead_epoch when they were read */
+	bool		abandoned;		/* ahead, and given up: roll back */
 	int			n_replies;
 	ApplyReply	replies[APPLY_BATCH];
 	MemoryContext replyctx;
@@ -181,6 +198,40 @@ apply_one_careful(int64 idx, bytea *data, bool *is_error, MemoryContext replyctx
 }
 
 /*
+ * An apply ahead (b->ahead) before its commit: wait until the raft worker
+ * has handed entries up to b->last over as committed, with ahead_epoch
+ * still b->epoch (then the committed entries are the ones run).  False:
+ * give up (epoch moved, too long, shutdown); the caller rolls back.
+ */
+static bool
+wait_ahead_committed(ApplyBatch *b)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		committed,
+					withdrawn;
+
+		LWLockAcquire(McRaft->lock, LW_SHARED);
+		committed = McRaft->commit_for_apply >= b->last;
+		withdrawn = McRaft->ahead_epoch != b->epoch;
+		LWLockRelease(McRaft->lock);
+		if (withdrawn)
+			return false;
+		if (committed)
+			return true;
+		if (ShutdownRequestPending ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), APPLY_AHEAD_WAIT_MS))
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 APPLY_AHEAD_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * In a transaction: apply entries (from, upto] up to APPLY_BATCH of them.
  * Without b->careful the entries run directly, with no subtransaction (the
  * common case: cheap, and no subtransaction ids); an error then aborts the
@@ -274,6 +325,14 @@ apply_batch_tx(void *arg)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("mailcluster: applied_index moved under the apply worker (snapshot installed); restarting")));
+		if (b->ahead && !wait_ahead_committed(b))
+		{
+			b->abandoned = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("mailcluster: entries %llu..%llu applied ahead did not commit as run",
+							(unsigned long long) b->from, (unsigned long long) b->last)));
+		}
 	}
 }
 
@@ -291,6 +350,7 @@ apply_batch(ApplyBatch *b)
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	b->careful = false;
+	b->abandoned = false;
 	PG_TRY();
 	{
 		mc_raft_in_transaction(apply_batch_tx, b);
@@ -300,6 +360,15 @@ apply_batch(ApplyBatch *b)
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(oldcxt);
+		if (b->abandoned)
+		{
+			/* applied ahead, not committed as run: applied again later */
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			b->last = b->from - 1;
+			return;
+		}
 		edata = CopyErrorData();
 		if (!error_is_deterministic(edata->sqlerrcode))
 			PG_RE_THROW();
@@ -318,7 +387,21 @@ apply_batch(ApplyBatch *b)
 	{
 		MemoryContextReset(b->replyctx);
 		b->n_replies = 0;
-		mc_raft_in_transaction(apply_batch_tx, b);
+		PG_TRY();
+		{
+			mc_raft_in_transaction(apply_batch_tx, b);
+		}
+		PG_CATCH();
+		{
+			if (!b->abandoned)
+				PG_RE_THROW();
+			MemoryContextSwitchTo(oldcxt);
+			FlushErrorState();
+			AbortCurrentTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			b->last = b->from - 1;
+		}
+		PG_END_TRY();
 	}
 }
 
@@ -334,6 +417,8 @@ publish_batch(ApplyBatch *b)
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	if (b->last > McRaft->applied_index)
 	{
+		if (b->ahead)
+			McRaft->n_applied_ahead += b->last - McRaft->applied_index;
 		McRaft->n_applied += b->last - McRaft->applied_index;
 		McRaft->applied_index = b->last;
 	}
@@ -486,6 +571,7 @@ mc_apply_worker_main(Datum arg)
 	TimestampTz last_snap = GetCurrentTimestamp();
 	TimestampTz gather_since = 0;	/* a follower began gathering (0: not) */
 	TimestampTz stats_due = 0;	/* see mc_worker_flush_stats() */
+	uint64		ahead_after = 0;	/* no apply ahead before this commits */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -511,6 +597,8 @@ mc_apply_worker_main(Datum arg)
 	while (!ShutdownRequestPending)
 	{
 		uint64		target;
+		uint64		ahead;
+		uint64		epoch;
 		bool		gather;
 
 		CHECK_FOR_INTERRUPTS();
@@ -533,6 +621,8 @@ mc_apply_worker_main(Datum arg)
 
 		LWLockAcquire(McRaft->lock, LW_SHARED);
 		target = McRaft->commit_for_apply;
+		ahead = McRaft->stored_ahead;
+		epoch = McRaft->ahead_epoch;
 		/* an installed snapshot moved the state machine forward */
 		if (applied != UINT64_MAX && McRaft->applied_index > applied)
 			applied = McRaft->applied_index;
@@ -557,15 +647,27 @@ mc_apply_worker_main(Datum arg)
 			}
 		}
 		gather_since = 0;
-		if (applied != UINT64_MAX && target > applied)
+		if (applied != UINT64_MAX &&
+			(target > applied || (ahead > applied && target >= ahead_after)))
 		{
 			MemoryContextReset(b->replyctx);
 			b->n_replies = 0;
 			b->from = applied + 1;
-			b->upto = target;
+			b->ahead = target <= applied;
+			b->upto = b->ahead ? ahead : target;
+			b->epoch = epoch;
 			pgstat_report_activity(STATE_RUNNING, "applying Raft log entries");
 			apply_batch(b);
 			pgstat_report_activity(STATE_IDLE, NULL);
+			if (b->abandoned)
+			{
+				/* wait for a commit before trying ahead again */
+				ahead_after = b->upto;
+				LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+				McRaft->n_ahead_abandoned++;
+				LWLockRelease(McRaft->lock);
+				continue;
+			}
 			if (b->last >= b->from)
 			{
 				applied = b->last;

@@ -53,6 +53,8 @@
 	X(RAFT_PROPOSALS,				"raft_proposals_total") \
 	X(RAFT_PROPOSALS_FAILED,		"raft_proposals_failed_total") \
 	X(RAFT_COMMITS,					"raft_commits_total") \
+	X(RAFT_APPLIED_AHEAD,			"raft_applied_ahead_total") \
+	X(RAFT_APPLY_AHEAD_ABANDONED,	"raft_apply_ahead_abandoned_total") \
 	X(RAFT_READ_INDEX,				"raft_read_index_total") \
 	X(RAFT_SNAPSHOTS,				"raft_snapshots_total") \
 	X(RAFT_RPC_SENT,				"raft_rpc_messages_sent_total") \

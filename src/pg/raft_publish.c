@@ -59,6 +59,8 @@ mc_raft_publish_status(McRaftWorker *w)
 	mc_metric_set(MC_METRIC_RAFT_PROPOSALS, McRaft->n_proposals);
 	mc_metric_set(MC_METRIC_RAFT_PROPOSALS_FAILED, McRaft->n_proposals_failed);
 	mc_metric_set(MC_METRIC_RAFT_COMMITS, McRaft->n_commits);
+	mc_metric_set(MC_METRIC_RAFT_APPLIED_AHEAD, McRaft->n_applied_ahead);
+	mc_metric_set(MC_METRIC_RAFT_APPLY_AHEAD_ABANDONED, McRaft->n_ahead_abandoned);
 	mc_metric_set(MC_METRIC_RAFT_READ_INDEX, McRaft->n_read_index);
 	mc_metric_set(MC_METRIC_RAFT_SNAPSHOTS, McRaft->n_snapshots_taken + McRaft->n_snapshots_installed);
 	LWLockRelease(McRaft->lock);

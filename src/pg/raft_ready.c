@@ -121,6 +121,60 @@ committed_stored_before(const mc_raft_batch *rd)
 		 rd->committed[rd->n_committed - 1].index < rd->entries[0].index);
 }
 
+/*
+ * Apply ahead (raft_shmem.h): before a batch that truncates the log,
+ * installs a snapshot or leaves this node without leadership, withdraw
+ * stored_ahead and move ahead_epoch on, and wake the apply worker so an
+ * apply transaction running ahead gives up; it must do so before the
+ * truncation can commit.
+ */
+static void
+withdraw_ahead_if_needed(const McRaftWorker *w, const mc_raft_batch *rd)
+{
+	bool		leader = rd->soft_changed ? rd->soft.role == MC_RAFT_LEADER :
+		w->last_role == MC_RAFT_LEADER;
+	Latch	   *apply_latch = NULL;
+
+	if (leader && rd->truncate_from == 0 && rd->install == NULL)
+		return;
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (McRaft->stored_ahead != 0)
+	{
+		McRaft->stored_ahead = 0;
+		McRaft->ahead_epoch++;
+		apply_latch = McRaft->apply_latch;
+	}
+	LWLockRelease(McRaft->lock);
+	if (apply_latch)
+		SetLatch(apply_latch);
+}
+
+/*
+ * After a leader's persist of entries: the apply worker may run them
+ * ahead of their commit (raft_shmem.h).
+ */
+static void
+publish_ahead(const McRaftWorker *w, const mc_raft_batch *rd)
+{
+	uint64		last = rd->entries[rd->n_entries - 1].index;
+	bool		leader = rd->soft_changed ? rd->soft.role == MC_RAFT_LEADER :
+		w->last_role == MC_RAFT_LEADER;
+	Latch	   *apply_latch = NULL;
+
+	if (!leader || rd->truncate_from != 0 || rd->install != NULL)
+		return;
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (last > McRaft->stored_ahead)
+	{
+		McRaft->stored_ahead = last;
+		if (last > McRaft->commit_for_apply)
+			apply_latch = McRaft->apply_latch;
+	}
+	LWLockRelease(McRaft->lock);
+	if (apply_latch)
+		SetLatch(apply_latch);
+}
+
 /* Note role and leader changes for the log and the metrics. */
 static void
 note_soft_state(McRaftWorker *w, const mc_raft_soft_state *soft)
@@ -240,6 +294,7 @@ mc_raft_process_ready(McRaftWorker *w)
 		handed_off = committed_stored_before(&rd);
 		if (handed_off)
 			hand_off_committed(&rd);
+		withdraw_ahead_if_needed(w, &rd);
 		if (needs_persist(w, &rd))
 		{
 			PersistArgs pa;
@@ -247,6 +302,8 @@ mc_raft_process_ready(McRaftWorker *w)
 			pa.rd = &rd;
 			pa.hs_changed = hs_changed(w, &rd);
 			mc_raft_in_transaction(persist_tx, &pa);
+			if (rd.n_entries > 0)
+				publish_ahead(w, &rd);
 			if (rd.has_hard_state)
 			{
 				w->stored_term = rd.hs.term;

@@ -131,6 +131,17 @@ typedef struct McRaftShared
 	uint64		apply_wanted;		/* highest index a backend waited for
 									 * (mc_raft_wait_applied): a follower's
 									 * apply worker applies it at once */
+	/*
+	 * Apply ahead (apply_worker.c): on the leader, entries <= stored_ahead
+	 * are in _raft_log, stored by this node as leader, so they will commit
+	 * unless it loses leadership.  The raft worker sets it after each
+	 * persist as leader and withdraws it (0, ahead_epoch + 1) BEFORE a batch
+	 * that truncates the log, installs a snapshot or ends its leadership,
+	 * so an apply transaction that saw an unchanged ahead_epoch when the
+	 * entries committed ran exactly the entries that committed.
+	 */
+	uint64		stored_ahead;
+	uint64		ahead_epoch;
 	uint64		snapshot_index;		/* last compaction point (raft worker) */
 	uint64		snapshot_ready_index;	/* apply worker took a snapshot here */
 	bool		snapshot_requested;	/* snapshot() asks the apply worker */
@@ -142,6 +153,8 @@ typedef struct McRaftShared
 	uint64		n_proposals_failed;
 	uint64		n_commits;
 	uint64		n_applied;
+	uint64		n_applied_ahead;	/* of n_applied: run before their commit */
+	uint64		n_ahead_abandoned;	/* apply-ahead transactions rolled back */
 	uint64		n_elections;
 	uint64		n_leader_changes;
 	uint64		n_msgs_sent;

@@ -200,6 +200,8 @@ mc_raft_metrics_sql(PG_FUNCTION_ARGS)
 	m[n].name = "raft_read_index_total"; m[n++].v = (double) McRaft->n_read_index;
 	m[n].name = "raft_commits_total"; m[n++].v = (double) McRaft->n_commits;
 	m[n].name = "raft_applied_total"; m[n++].v = (double) McRaft->n_applied;
+	m[n].name = "raft_applied_ahead_total"; m[n++].v = (double) McRaft->n_applied_ahead;
+	m[n].name = "raft_apply_ahead_abandoned_total"; m[n++].v = (double) McRaft->n_ahead_abandoned;
 	m[n].name = "raft_elections_total"; m[n++].v = (double) McRaft->n_elections;
 	m[n].name = "raft_leader_changes_total"; m[n++].v = (double) McRaft->n_leader_changes;
 	m[n].name = "raft_messages_sent_total"; m[n++].v = (double) McRaft->n_msgs_sent;

@@ -96,6 +96,8 @@ apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
 static void
 raft_worker_exit(int code, Datum arg)
 {
+	Latch	   *apply_latch;
+
 	mc_raft_fail_all_requests(MC_RAFT_ERR_NOT_LEADER);
 	if (McRaft != NULL)
 	{
@@ -103,7 +105,12 @@ raft_worker_exit(int code, Datum arg)
 		McRaft->raft_latch = NULL;
 		McRaft->raft_pid = 0;
 		McRaft->raft_ready = false;
+		McRaft->stored_ahead = 0;
+		McRaft->ahead_epoch++;
+		apply_latch = McRaft->apply_latch;
 		LWLockRelease(McRaft->lock);
+		if (apply_latch)
+			SetLatch(apply_latch);
 	}
 }
 
@@ -199,6 +206,9 @@ mc_raft_worker_main(Datum arg)
 	McRaft->raft_latch = MyLatch;
 	McRaft->raft_pid = MyProcPid;
 	McRaft->node_id = w->id;
+	/* not the leader (yet): nothing may be applied ahead of its commit */
+	McRaft->stored_ahead = 0;
+	McRaft->ahead_epoch++;
 	LWLockRelease(McRaft->lock);
 	before_shmem_exit(raft_worker_exit, (Datum) 0);
 

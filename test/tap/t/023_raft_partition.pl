@@ -83,6 +83,18 @@ like($bg_err, qr/ERROR:\s+MC001:/, 'MC001 for the write without a request id too
 like($bg_err, qr/HINT:\s+Check whether it took effect before repeating it/,
 	'MC001 with a generated request id: the hint says to check, not to retry');
 unlike($bg_err, qr/Retry with the same request_id/, 'a generated request id is not offered for a retry');
+# The leader applies the entries it stores ahead of their commit (apply
+# ahead, apply_worker.c): the cut-off leader ran these two and must have
+# rolled them back, not shown them.
+is($L->safe_psql('postgres',
+		"SELECT count(*) FROM mailcluster.accounts WHERE name IN ('cut-leader', 'cut-leader-norid')"),
+	'0', 'the isolated leader shows none of its uncommitted writes');
+ok($L->safe_psql('postgres',
+		"SELECT value FROM mailcluster.metrics WHERE name = 'raft_apply_ahead_abandoned_total'") > 0,
+	'the isolated leader applied them ahead and rolled them back');
+ok($L->safe_psql('postgres',
+		"SELECT applied_index <= commit_index FROM mailcluster.raft_status") eq 't',
+	'the isolated leader applied nothing past its commit index');
 ok(defined wait_for($L, "SELECT role <> 'leader' FROM mailcluster.raft_status", 10),
 	'the isolated leader steps down (check quorum)');
 my ($min_state, $min_err) = write_state($L, 'cut-minority');
