@@ -62,6 +62,18 @@
  */
 #define APPLY_AHEAD_WAIT_MS 200
 
+/*
+ * Running ahead costs the apply worker a second wake-up per round (about
+ * 7 us of CPU per raw write at 8 clients, doc/benchmarks.md run 11); it
+ * pays only when the entries' own work is larger.  The worker keeps a
+ * moving average of the time a batch's entries take to run (1/8 weight
+ * per batch that ran a command; it starts at the threshold) and asks for
+ * apply ahead (ahead_wanted) only while that is at least
+ * APPLY_AHEAD_MIN_US: the raw write's record_response runs in less,
+ * account_create's thirteen inserts in more.
+ */
+#define APPLY_AHEAD_MIN_US 100
+
 /* A response for a local proposer, collected during the batch. */
 typedef struct ApplyReply
 {
@@ -80,6 +92,8 @@ typedef struct ApplyBatch
 	bool		ahead;			/* entries not committed yet: wait before commit */
 	uint64		epoch;			/* ahead_epoch when they were read */
 	bool		abandoned;		/* ahead, and given up: roll back */
+	int64		run_us;			/* time the entries took to run */
+	int			n_normal;		/* entries carrying a command */
 	int			n_replies;
 	ApplyReply	replies[APPLY_BATCH];
 	MemoryContext replyctx;
@@ -248,6 +262,7 @@ apply_batch_tx(void *arg)
 				n;
 	SPITupleTable *tuptable;
 	TupleDesc	tupdesc;
+	TimestampTz run_start;
 
 	/* durability comes from the Raft log; a lost apply is re-done */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION);
@@ -255,6 +270,7 @@ apply_batch_tx(void *arg)
 	if (!b->careful)
 		mc_apply_batch_begin();
 
+	run_start = GetCurrentTimestamp();
 	args[0] = Int64GetDatum((int64) b->from);
 	args[1] = Int64GetDatum((int64) b->upto);
 	ret = SPI_execute_plan(mc_spi_kept_plan(&read_plan,
@@ -270,6 +286,7 @@ apply_batch_tx(void *arg)
 	tupdesc = tuptable->tupdesc;
 	n = SPI_processed;
 	b->last = b->from - 1;
+	b->n_normal = 0;
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -290,6 +307,7 @@ apply_batch_tx(void *arg)
 			bool		mine = (uint32) client == b->self;
 			char	   *res;
 
+			b->n_normal++;
 			mc_apply_set_no_retry(((uint64) client & MC_CLIENT_NO_RETRY) != 0);
 			if (b->careful)
 				res = apply_one_careful(idx, DatumGetByteaPP(d), &is_error, b->replyctx, mine);
@@ -309,6 +327,7 @@ apply_batch_tx(void *arg)
 	}
 	if (!b->careful)
 		mc_jmap_apply_batch_end();
+	b->run_us = GetCurrentTimestamp() - run_start;
 	if (b->last >= b->from)
 	{
 		args[0] = Int64GetDatum((int64) b->last);
@@ -572,6 +591,7 @@ mc_apply_worker_main(Datum arg)
 	TimestampTz gather_since = 0;	/* a follower began gathering (0: not) */
 	TimestampTz stats_due = 0;	/* see mc_worker_flush_stats() */
 	uint64		ahead_after = 0;	/* no apply ahead before this commits */
+	int64		run_avg_us = APPLY_AHEAD_MIN_US;	/* average b->run_us */
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -591,6 +611,7 @@ mc_apply_worker_main(Datum arg)
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	McRaft->apply_latch = MyLatch;
 	McRaft->apply_pid = MyProcPid;
+	McRaft->ahead_wanted = true;	/* run_avg_us starts at the threshold */
 	LWLockRelease(McRaft->lock);
 	before_shmem_exit(apply_worker_exit, (Datum) 0);
 
@@ -621,7 +642,7 @@ mc_apply_worker_main(Datum arg)
 
 		LWLockAcquire(McRaft->lock, LW_SHARED);
 		target = McRaft->commit_for_apply;
-		ahead = McRaft->stored_ahead;
+		ahead = McRaft->ahead_wanted ? McRaft->stored_ahead : 0;
 		epoch = McRaft->ahead_epoch;
 		/* an installed snapshot moved the state machine forward */
 		if (applied != UINT64_MAX && McRaft->applied_index > applied)
@@ -670,7 +691,18 @@ mc_apply_worker_main(Datum arg)
 			}
 			if (b->last >= b->from)
 			{
+				bool		wanted;
+
+				if (b->n_normal > 0)	/* leader no-ops and conf changes: not work */
+					run_avg_us += (b->run_us - run_avg_us) / 8;
+				wanted = run_avg_us >= APPLY_AHEAD_MIN_US;
 				applied = b->last;
+				if (wanted != McRaft->ahead_wanted)
+				{
+					LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+					McRaft->ahead_wanted = wanted;
+					LWLockRelease(McRaft->lock);
+				}
 				publish_batch(b);
 				(void) mc_worker_flush_stats(&stats_due);
 				maybe_snapshot(applied, &last_snap);

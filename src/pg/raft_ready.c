@@ -167,7 +167,7 @@ publish_ahead(const McRaftWorker *w, const mc_raft_batch *rd)
 	if (last > McRaft->stored_ahead)
 	{
 		McRaft->stored_ahead = last;
-		if (last > McRaft->commit_for_apply)
+		if (last > McRaft->commit_for_apply && McRaft->ahead_wanted)
 			apply_latch = McRaft->apply_latch;
 	}
 	LWLockRelease(McRaft->lock);

@@ -142,6 +142,8 @@ typedef struct McRaftShared
 	 */
 	uint64		stored_ahead;
 	uint64		ahead_epoch;
+	bool		ahead_wanted;	/* apply worker: its entries' work pays for
+								 * running ahead (APPLY_AHEAD_MIN_US) */
 	uint64		snapshot_index;		/* last compaction point (raft worker) */
 	uint64		snapshot_ready_index;	/* apply worker took a snapshot here */
 	bool		snapshot_requested;	/* snapshot() asks the apply worker */
