@@ -58,6 +58,9 @@ static const char state_sql[] =
 static const char created_sql[] =
 "SELECT a.created_idx FROM mailcluster.accounts a WHERE a.id = $1";
 
+/* Email change rows recorded by this process (mc_jmap_email_changes_recorded) */
+static uint64 email_changes_recorded = 0;
+
 /*
  * Run the change INSERT (SPI connected); isnull[] flags account, typ, obj
  * and kind, and a NULL reaches the table's NOT NULL checks.
@@ -85,6 +88,16 @@ record_change(Datum account, Datum typ, Datum obj, Datum kind, const bool *isnul
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "mailcluster: recording a change failed: %s",
 			 SPI_result_code_string(ret));
+	if (!isnull[1] && VARSIZE_ANY_EXHDR(DatumGetPointer(typ)) == 5 &&
+		memcmp(VARDATA_ANY(DatumGetPointer(typ)), "Email", 5) == 0)
+		email_changes_recorded++;
+}
+
+/* See jmap_changes.h. */
+uint64
+mc_jmap_email_changes_recorded(void)
+{
+	return email_changes_recorded;
 }
 
 /* See jmap_changes.h. */

@@ -22,4 +22,12 @@ extern void mc_jmap_record_change(const char *account, const char *typ,
  */
 extern char *mc_jmap_state_of(Datum account, const char *typ);
 
+/*
+ * How many Email change rows this process has recorded (every path goes
+ * through the same INSERT: mc_jmap_record_change and _change()).  A
+ * command that recorded one has made the index being applied its
+ * account's Email state, with no lookup (email_set's newState).
+ */
+extern uint64 mc_jmap_email_changes_recorded(void);
+
 #endif

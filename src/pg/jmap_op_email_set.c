@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "apply_dispatch.h"
 #include "jmap_changes.h"
 #include "jmap_json.h"
 #include "jmap_email_patch.h"
@@ -188,6 +189,7 @@ email_set(Jsonb *cmd)
 	char	   *account_s = mc_jsonb_text(acct_v);
 	Datum		account;
 	char	   *old_state;
+	uint64		email_changes_before;
 	JsonbValue *if_in_state = mc_jsonb_get(cmd, "if_in_state");
 	JsonbValue *cids_v = mc_jsonb_get(cmd, "cids");
 	JsonbValue *create_v = mc_jsonb_get(cmd, "create");
@@ -217,6 +219,7 @@ email_set(Jsonb *cmd)
 				 errmsg("email_set needs an account_id")));
 	account = CStringGetTextDatum(account_s);
 	old_state = mc_jmap_state_of(account, "Email");
+	email_changes_before = mc_jmap_email_changes_recorded();
 
 	/* ifInState (RFC 8620 §5.3): the whole call fails on a mismatch */
 	if (if_in_state != NULL && if_in_state->type != jbvNull)
@@ -344,7 +347,9 @@ email_set(Jsonb *cmd)
 	push_key(&st, "oldState", 8);
 	push_text(&st, old_state);
 	push_key(&st, "newState", 8);
-	push_text(&st, mc_jmap_state_of(account, "Email"));
+	/* an Email change recorded here made this index the state */
+	push_text(&st, mc_jmap_email_changes_recorded() != email_changes_before ?
+			  psprintf(INT64_FORMAT, mc_apply_current_index()) : old_state);
 	push_key(&st, "created", 7);
 	push_jsonb(&st, created);
 	push_key(&st, "updated", 7);
