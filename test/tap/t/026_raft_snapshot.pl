@@ -55,6 +55,7 @@ my ($up) = grep { $_ != $L && $_ != $down } @nodes;
 
 $L->safe_psql('postgres',
 	q{SELECT mailcluster._raft_submit(jsonb_build_object('op','account_create','name','pre-' || i), 'pre-' || i) FROM generate_series(1, 10) i});
+my $down_id = $down->safe_psql('postgres', 'SELECT node_id FROM mailcluster.members WHERE is_self');
 $down->stop('fast');
 
 # 1,000 writes while one node is down
@@ -68,6 +69,21 @@ ok($L->safe_psql('postgres', 'SELECT min(idx) > 100 FROM mailcluster._raft_log')
 	'compacted entries are gone from _raft_log');
 ok(defined wait_for($up, 'SELECT snapshot_index >= 900 FROM mailcluster.raft_status', 30, interval => 0.2),
 	'the live follower compacts too');
+
+# With one of three voters down, a fourth voter that is not running would
+# make a majority of 3 out of 2 live voters: add_node refuses it (55000)
+# and the configuration stays as it was.
+ok(defined wait_for($L, "SELECT state <> 'alive' FROM mailcluster.members WHERE node_id = $down_id", 30, interval => 0.2),
+	'gossip on the leader sees the stopped node gone');
+my (undef, undef, $add_err) = $L->psql('postgres', "\\set VERBOSITY verbose\nSELECT mailcluster.add_node(9)");
+like($add_err, qr/ERROR:\s+55000:.*adding node 9 as a voter would leave the cluster without a majority/s,
+	'add_node of an absent voter while a voter is down: refused with 55000');
+like($add_err, qr/DETAIL:\s+2 of the 4 voters it would have are alive in gossip here; a majority is 3/,
+	'the refusal counts the live voters');
+is($L->safe_psql('postgres', 'SELECT array_length(voters, 1) FROM mailcluster.raft_status'), '3',
+	'the voters are unchanged');
+is($L->safe_psql('postgres', q{SELECT count(mailcluster._raft_submit('{"op":"account_create","name":"after-refusal"}', 'after-refusal'))}),
+	'1', 'writes go on after the refusal');
 
 # the node that was away catches up through a snapshot
 $down->start;
