@@ -49,16 +49,18 @@
 #define APPLY_GATHER_MS 10
 
 /*
- * Apply ahead.  On the leader, entries it has stored (stored_ahead,
- * raft_shmem.h) are applied while their commit is still awaited: the
- * transaction runs them, then waits for commit_for_apply to reach the
- * last of them before it commits, so the commands' work overlaps the
- * followers' round trip instead of following it.  If ahead_epoch moves
- * meanwhile (a truncation, a snapshot install or the end of leadership
- * is coming), or the commit takes longer than APPLY_AHEAD_WAIT_MS, the
- * transaction is rolled back and the entries are applied again once
- * committed, as on a follower.  Nothing of an entry is visible, to
- * readers or to the applied index, before its commit.
+ * Apply ahead.  Entries this node has stored (stored_ahead, raft_shmem.h)
+ * are applied while their commit is still awaited, when somebody here
+ * waits for them (ahead_worth_it): the transaction runs them, then waits
+ * for commit_for_apply to reach the last of them before it commits, so
+ * the commands' work overlaps the replication round trip (on the leader)
+ * or the leader's commit notice (on a follower, for a forwarded write)
+ * instead of following it.  If ahead_epoch moves meanwhile (a truncation,
+ * a snapshot install or a rewrite of stored entries is coming), or the
+ * commit takes longer than APPLY_AHEAD_WAIT_MS, the transaction is rolled
+ * back and the entries are applied again once committed.  Nothing of an
+ * entry is visible, to readers or to the applied index, before its
+ * commit.
  */
 #define APPLY_AHEAD_WAIT_MS 200
 
@@ -482,22 +484,29 @@ publish_batch(ApplyBatch *b)
 static bool
 may_gather(uint64 applied, uint64 target)
 {
-	int			i;
+	return McRaft->status.role != MC_RAFT_LEADER &&
+		target - applied < APPLY_BATCH &&
+		McRaft->apply_wanted <= applied &&
+		!McRaft->snapshot_requested &&
+		!mc_raft_local_proposal_open();
+}
 
-	if (McRaft->status.role == MC_RAFT_LEADER ||
-		target - applied >= APPLY_BATCH ||
-		McRaft->apply_wanted > applied ||
-		McRaft->snapshot_requested)
-		return false;
-	for (i = 0; i < McRaft->nslots; i++)
-	{
-		McRaftSlot *s = &McRaft->slots[i];
-
-		if (s->kind == MC_REQ_PROPOSE &&
-			(s->state == MC_SLOT_PENDING || s->state == MC_SLOT_ACCEPTED))
-			return false;
-	}
-	return true;
+/*
+ * Is running entries past `applied` ahead of their commit worth it now?
+ * When the apply worker asks for it (ahead_wanted) and somebody waits for
+ * them: on the leader its writers; on a follower a backend whose write was
+ * forwarded, or a read fence or wait_for_index (apply_wanted).  A follower
+ * nobody waits on gathers committed entries instead.  Caller holds
+ * McRaft->lock.
+ */
+static bool
+ahead_worth_it(uint64 applied)
+{
+	return McRaft->ahead_wanted &&
+		McRaft->stored_ahead > applied &&
+		(McRaft->status.role == MC_RAFT_LEADER ||
+		 McRaft->apply_wanted > applied ||
+		 mc_raft_local_proposal_open());
 }
 
 /* In a transaction: store a snapshot of the replicated tables. */
@@ -642,12 +651,13 @@ mc_apply_worker_main(Datum arg)
 
 		LWLockAcquire(McRaft->lock, LW_SHARED);
 		target = McRaft->commit_for_apply;
-		ahead = McRaft->ahead_wanted ? McRaft->stored_ahead : 0;
 		epoch = McRaft->ahead_epoch;
 		/* an installed snapshot moved the state machine forward */
 		if (applied != UINT64_MAX && McRaft->applied_index > applied)
 			applied = McRaft->applied_index;
 		gather = applied != UINT64_MAX && target > applied && may_gather(applied, target);
+		ahead = applied != UINT64_MAX && target <= applied && ahead_worth_it(applied) ?
+			McRaft->stored_ahead : 0;
 		LWLockRelease(McRaft->lock);
 
 		if (gather)

@@ -123,22 +123,23 @@ committed_stored_before(const mc_raft_batch *rd)
 
 /*
  * Apply ahead (raft_shmem.h): before a batch that truncates the log,
- * installs a snapshot or leaves this node without leadership, withdraw
- * stored_ahead and move ahead_epoch on, and wake the apply worker so an
- * apply transaction running ahead gives up; it must do so before the
- * truncation can commit.
+ * installs a snapshot or writes entries again at or below stored_ahead,
+ * withdraw stored_ahead and move ahead_epoch on, and wake the apply
+ * worker so an apply transaction running ahead gives up.  Only such a
+ * batch changes entries already in the log (Raft never truncates a
+ * committed one): with the epoch unchanged, what the apply worker read
+ * is what commits.  Done before the persist, so before any rewrite can
+ * commit.
  */
 static void
-withdraw_ahead_if_needed(const McRaftWorker *w, const mc_raft_batch *rd)
+withdraw_ahead_if_needed(const mc_raft_batch *rd)
 {
-	bool		leader = rd->soft_changed ? rd->soft.role == MC_RAFT_LEADER :
-		w->last_role == MC_RAFT_LEADER;
 	Latch	   *apply_latch = NULL;
 
-	if (leader && rd->truncate_from == 0 && rd->install == NULL)
-		return;
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
-	if (McRaft->stored_ahead != 0)
+	if (McRaft->stored_ahead != 0 &&
+		(rd->truncate_from != 0 || rd->install != NULL ||
+		 (rd->n_entries > 0 && rd->entries[0].index <= McRaft->stored_ahead)))
 	{
 		McRaft->stored_ahead = 0;
 		McRaft->ahead_epoch++;
@@ -150,8 +151,11 @@ withdraw_ahead_if_needed(const McRaftWorker *w, const mc_raft_batch *rd)
 }
 
 /*
- * After a leader's persist of entries: the apply worker may run them
- * ahead of their commit (raft_shmem.h).
+ * After a persist of entries: the apply worker may run them ahead of
+ * their commit (raft_shmem.h).  It is woken for it only when it asks for
+ * apply ahead (ahead_wanted) and somebody waits: on the leader its
+ * writers, on a follower a backend whose write was forwarded (otherwise
+ * a follower gathers committed entries, apply_worker.c).
  */
 static void
 publish_ahead(const McRaftWorker *w, const mc_raft_batch *rd)
@@ -161,13 +165,14 @@ publish_ahead(const McRaftWorker *w, const mc_raft_batch *rd)
 		w->last_role == MC_RAFT_LEADER;
 	Latch	   *apply_latch = NULL;
 
-	if (!leader || rd->truncate_from != 0 || rd->install != NULL)
+	if (rd->truncate_from != 0 || rd->install != NULL)
 		return;
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	if (last > McRaft->stored_ahead)
 	{
 		McRaft->stored_ahead = last;
-		if (last > McRaft->commit_for_apply && McRaft->ahead_wanted)
+		if (last > McRaft->commit_for_apply && McRaft->ahead_wanted &&
+			(leader || mc_raft_local_proposal_open()))
 			apply_latch = McRaft->apply_latch;
 	}
 	LWLockRelease(McRaft->lock);
@@ -294,7 +299,7 @@ mc_raft_process_ready(McRaftWorker *w)
 		handed_off = committed_stored_before(&rd);
 		if (handed_off)
 			hand_off_committed(&rd);
-		withdraw_ahead_if_needed(w, &rd);
+		withdraw_ahead_if_needed(&rd);
 		if (needs_persist(w, &rd))
 		{
 			PersistArgs pa;

@@ -96,6 +96,23 @@ mc_raft_my_slot(void)
 	return &McRaft->slots[MyBackendId - 1];
 }
 
+/* See raft_shmem.h. */
+bool
+mc_raft_local_proposal_open(void)
+{
+	int			i;
+
+	for (i = 0; i < McRaft->nslots; i++)
+	{
+		McRaftSlot *s = &McRaft->slots[i];
+
+		if (s->kind == MC_REQ_PROPOSE &&
+			(s->state == MC_SLOT_PENDING || s->state == MC_SLOT_ACCEPTED))
+			return true;
+	}
+	return false;
+}
+
 /* Leader node id as last published, 0 when unknown. */
 uint32_t
 mc_raft_shared_leader(void)

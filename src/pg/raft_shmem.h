@@ -132,13 +132,13 @@ typedef struct McRaftShared
 									 * (mc_raft_wait_applied): a follower's
 									 * apply worker applies it at once */
 	/*
-	 * Apply ahead (apply_worker.c): on the leader, entries <= stored_ahead
-	 * are in _raft_log, stored by this node as leader, so they will commit
-	 * unless it loses leadership.  The raft worker sets it after each
-	 * persist as leader and withdraws it (0, ahead_epoch + 1) BEFORE a batch
-	 * that truncates the log, installs a snapshot or ends its leadership,
-	 * so an apply transaction that saw an unchanged ahead_epoch when the
-	 * entries committed ran exactly the entries that committed.
+	 * Apply ahead (apply_worker.c): entries <= stored_ahead are in
+	 * _raft_log.  The raft worker sets it after each persist of entries and
+	 * withdraws it (0, ahead_epoch + 1) BEFORE a batch that truncates the
+	 * log, installs a snapshot or writes an entry at or below it again (and
+	 * at its own start and exit), so an apply transaction that sees an
+	 * unchanged ahead_epoch when commit_for_apply reaches its entries ran
+	 * exactly the entries that committed.
 	 */
 	uint64		stored_ahead;
 	uint64		ahead_epoch;
@@ -199,6 +199,12 @@ mc_raft_slot_finish_deferred(McRaftSlot *s)
 	s->state = MC_SLOT_DONE;
 	return s->owner;
 }
+
+/*
+ * Does a backend of this node wait for a write it proposed (a slot of kind
+ * propose, pending or accepted)?  Caller holds lock.
+ */
+extern bool mc_raft_local_proposal_open(void);
 
 /* Mark slot s DONE and wake its backend (caller holds lock exclusively). */
 static inline void
