@@ -140,11 +140,7 @@ withdraw_ahead_if_needed(const mc_raft_batch *rd)
 	if (McRaft->stored_ahead != 0 &&
 		(rd->truncate_from != 0 || rd->install != NULL ||
 		 (rd->n_entries > 0 && rd->entries[0].index <= McRaft->stored_ahead)))
-	{
-		McRaft->stored_ahead = 0;
-		McRaft->ahead_epoch++;
-		apply_latch = McRaft->apply_latch;
-	}
+		apply_latch = mc_raft_withdraw_ahead();
 	LWLockRelease(McRaft->lock);
 	if (apply_latch)
 		SetLatch(apply_latch);

@@ -206,6 +206,20 @@ mc_raft_slot_finish_deferred(McRaftSlot *s)
  */
 extern bool mc_raft_local_proposal_open(void);
 
+/*
+ * Withdraw apply ahead (stored_ahead = 0, ahead_epoch + 1): an apply
+ * transaction running ahead rolls back.  Caller holds lock exclusively
+ * and sets the returned latch (the apply worker's, or NULL) once it has
+ * released the lock.
+ */
+static inline Latch *
+mc_raft_withdraw_ahead(void)
+{
+	McRaft->stored_ahead = 0;
+	McRaft->ahead_epoch++;
+	return McRaft->apply_latch;
+}
+
 /* Mark slot s DONE and wake its backend (caller holds lock exclusively). */
 static inline void
 mc_raft_slot_finish(McRaftSlot *s)

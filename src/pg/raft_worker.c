@@ -105,9 +105,7 @@ raft_worker_exit(int code, Datum arg)
 		McRaft->raft_latch = NULL;
 		McRaft->raft_pid = 0;
 		McRaft->raft_ready = false;
-		McRaft->stored_ahead = 0;
-		McRaft->ahead_epoch++;
-		apply_latch = McRaft->apply_latch;
+		apply_latch = mc_raft_withdraw_ahead();
 		LWLockRelease(McRaft->lock);
 		if (apply_latch)
 			SetLatch(apply_latch);
@@ -183,6 +181,7 @@ mc_raft_worker_main(Datum arg)
 {
 	McRaftWorker *w;
 	TimestampTz stats_due;		/* see mc_worker_flush_stats() */
+	Latch	   *apply_latch;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -206,10 +205,11 @@ mc_raft_worker_main(Datum arg)
 	McRaft->raft_latch = MyLatch;
 	McRaft->raft_pid = MyProcPid;
 	McRaft->node_id = w->id;
-	/* not the leader (yet): nothing may be applied ahead of its commit */
-	McRaft->stored_ahead = 0;
-	McRaft->ahead_epoch++;
+	/* whatever a predecessor published is withdrawn */
+	apply_latch = mc_raft_withdraw_ahead();
 	LWLockRelease(McRaft->lock);
+	if (apply_latch)
+		SetLatch(apply_latch);
 	before_shmem_exit(raft_worker_exit, (Datum) 0);
 
 	if (!w->standalone)
