@@ -242,6 +242,24 @@ SELECT jr(jsonb_build_array(jsonb_build_array('Mailbox/set', jsonb_build_object(
                        FROM generate_series(1, 120000) i)), 'big'))) #> '{0}' AS too_large;
 SELECT last_log_index = :log_before AS nothing_proposed FROM mailcluster.raft_status;
 
+-- one patch that marks an email read and moves it: its inbox (left, and its
+-- unread count changed) and the mailbox it enters are each recorded once,
+-- with the email, in one INSERT; newState is the patch's own index
+SELECT mailcluster.deliver('Agb', convert_to(E'From: a@example.com\r\nSubject: move me\r\n\r\nbody\r\n', 'UTF8')) AS moved \gset
+SELECT id AS target FROM mailcluster.mailboxes WHERE account_id = 'Agb' AND role IS DISTINCT FROM 'inbox' ORDER BY id LIMIT 1 \gset
+SELECT jr(jsonb_build_array(jsonb_build_array('Email/set', jsonb_build_object('accountId', 'Agb',
+          'update', jsonb_build_object(:'moved', jsonb_build_object('keywords/$seen', true,
+             'mailboxIds', jsonb_build_object(:'target', true)))),
+          'u'))) #> '{0,1}' AS r \gset
+SELECT :'r'::jsonb -> 'updated' AS updated,
+       (:'r'::jsonb ->> 'newState')::bigint = (SELECT max(idx) FROM mailcluster.changes WHERE account_id = 'Agb') AS new_state_is_its_index,
+       :'r'::jsonb ->> 'newState' <> :'r'::jsonb ->> 'oldState' AS state_moved;
+SELECT c.type, CASE c.obj_id WHEN :'moved' THEN 'the email' WHEN :'target' THEN 'the mailbox entered'
+                ELSE coalesce(m.role, c.obj_id) END AS what, c.kind
+  FROM mailcluster.changes c LEFT JOIN mailcluster.mailboxes m ON m.account_id = c.account_id AND m.id = c.obj_id
+ WHERE c.account_id = 'Agb' AND c.idx = (SELECT max(idx) FROM mailcluster.changes WHERE account_id = 'Agb')
+ ORDER BY 1, 2;
+
 -- clean up the helpers (the next test file runs in the same database)
 DROP FUNCTION show(jsonb);
 DROP FUNCTION jr(jsonb);

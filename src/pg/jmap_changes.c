@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "apply_dispatch.h"
@@ -91,6 +92,56 @@ record_change(Datum account, Datum typ, Datum obj, Datum kind, const bool *isnul
 	if (!isnull[1] && VARSIZE_ANY_EXHDR(DatumGetPointer(typ)) == 5 &&
 		memcmp(VARDATA_ANY(DatumGetPointer(typ)), "Email", 5) == 0)
 		email_changes_recorded++;
+}
+
+/*
+ * One INSERT for several changes of one kind at the index being applied
+ * (the same conflict rule as change_sql).  The (type, object) pairs must be
+ * distinct: one statement cannot update a row twice.
+ */
+static const char changes_sql[] =
+"INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind) "
+"SELECT $1, u.t, u.o, $2, $3 FROM unnest($4::text[], $5::text[]) AS u(t, o) "
+"ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE "
+"SET kind = CASE WHEN excluded.kind = 'd' THEN 'd' "
+"                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END";
+
+static SPIPlanPtr changes_plan = NULL;
+
+/* See jmap_changes.h. */
+void
+mc_jmap_record_changes(const char *account, int n, const char *const *typs,
+					   const char *const *objs, char kind)
+{
+	Oid			types[5] = {TEXTOID, INT8OID, BPCHAROID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[5];
+	Datum	   *t = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *o = palloc(sizeof(Datum) * Max(n, 1));
+	char		k[2] = {kind, '\0'};
+	int			emails = 0;
+	int			ret;
+
+	if (n == 0)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		t[i] = CStringGetTextDatum(typs[i]);
+		o[i] = CStringGetTextDatum(objs[i]);
+		if (strcmp(typs[i], "Email") == 0)
+			emails++;
+	}
+	values[0] = CStringGetTextDatum(account);
+	values[1] = Int64GetDatum(mc_apply_current_index());
+	values[2] = DirectFunctionCall3(bpcharin, CStringGetDatum(k),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	values[3] = PointerGetDatum(construct_array(t, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(o, n, TEXTOID, -1, false, TYPALIGN_INT));
+	ret = SPI_execute_plan(mc_spi_kept_plan(&changes_plan, changes_sql, 5, types),
+						   values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "mailcluster: recording changes failed: %s",
+			 SPI_result_code_string(ret));
+	email_changes_recorded += emails;
 }
 
 /* See jmap_changes.h. */

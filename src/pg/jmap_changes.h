@@ -23,9 +23,18 @@ extern void mc_jmap_record_change(const char *account, const char *typ,
 extern char *mc_jmap_state_of(Datum account, const char *typ);
 
 /*
+ * Record n changes of one kind in account at the index being applied, in
+ * one INSERT: object objs[i] of type typs[i].  The pairs must be distinct.
+ * SPI must be connected; only inside _apply.
+ */
+extern void mc_jmap_record_changes(const char *account, int n,
+								   const char *const *typs,
+								   const char *const *objs, char kind);
+
+/*
  * How many Email change rows this process has recorded (every path goes
- * through the same INSERT: mc_jmap_record_change and _change()).  A
- * command that recorded one has made the index being applied its
+ * through mc_jmap_record_change, _change() or mc_jmap_record_changes).
+ * A command that recorded one has made the index being applied its
  * account's Email state, with no lookup (email_set's newState).
  */
 extern uint64 mc_jmap_email_changes_recorded(void);

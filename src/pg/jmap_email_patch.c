@@ -311,6 +311,7 @@ mc_jmap_email_patch_apply(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 				v;
 	bool		kw_changed,
 				mb_changed;
+	IdSet		touched;		/* mailboxes whose counts change */
 	char	   *account_s = TextDatumGetCString(account);
 	char	   *eid_s = TextDatumGetCString(eid);
 
@@ -409,6 +410,7 @@ mc_jmap_email_patch_apply(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 		return mc_jmap_set_error("invalidProperties", "an email must be in at least one mailbox", &prop, 1);
 	}
 
+	set_init(&touched, old_mb.n + mb.n);
 	kw_changed = !DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(kw), JsonbPGetDatum(old_kw)));
 	mb_changed = !set_equal(&mb, &old_mb);
 	if (kw_changed)
@@ -426,7 +428,7 @@ mc_jmap_email_patch_apply(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 		/* read or unread: the unread counts of its mailboxes change */
 		if (has_key(kw, "$seen") != has_key(old_kw, "$seen"))
 			for (int i = 0; i < old_mb.n; i++)
-				mc_jmap_record_change(account_s, "Mailbox", old_mb.ids[i], 'u');
+				set_add(&touched, old_mb.ids[i]);
 	}
 	if (mb_changed)
 	{
@@ -450,13 +452,26 @@ mc_jmap_email_patch_apply(Datum account, Datum eid, Jsonb *patch, Jsonb *cids)
 		/* both sides of the move: the mailboxes entered and those left */
 		for (int i = 0; i < mb.n; i++)
 			if (!set_contains(&old_mb, mb.ids[i]))
-				mc_jmap_record_change(account_s, "Mailbox", mb.ids[i], 'u');
+				set_add(&touched, mb.ids[i]);
 		for (int i = 0; i < old_mb.n; i++)
 			if (!set_contains(&mb, old_mb.ids[i]))
-				mc_jmap_record_change(account_s, "Mailbox", old_mb.ids[i], 'u');
+				set_add(&touched, old_mb.ids[i]);
 	}
 	if (kw_changed || mb_changed)
-		mc_jmap_record_change(account_s, "Email", eid_s, 'u');
+	{
+		/* the mailboxes touched (distinct: a set) and the email, one INSERT */
+		const char **typs = palloc(sizeof(char *) * (touched.n + 1));
+		const char **objs = palloc(sizeof(char *) * (touched.n + 1));
+
+		for (int i = 0; i < touched.n; i++)
+		{
+			typs[i] = "Mailbox";
+			objs[i] = touched.ids[i];
+		}
+		typs[touched.n] = "Email";
+		objs[touched.n] = eid_s;
+		mc_jmap_record_changes(account_s, touched.n + 1, typs, objs, 'u');
+	}
 	return NULL;
 }
 
