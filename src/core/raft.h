@@ -394,6 +394,14 @@ void		mc_raft_tick(mc_raft *r);
 int			mc_raft_set_timeouts(mc_raft *r, int election_ticks, int heartbeat_ticks);
 
 /*
+ * Change the byte bound of one append batch and snapshot chunk
+ * (config.max_batch_bytes) of a running node (a reload of the host's
+ * settings): appends and chunks built from now on use it.
+ * MC_RAFT_ERR_INVALID, changing nothing, when bytes is 0.
+ */
+int			mc_raft_set_max_batch(mc_raft *r, uint32_t bytes);
+
+/*
  * Process one received message (m->to must be this node, else ignored).
  * The core copies whatever it keeps; m may be freed afterwards.
  * Returns 0, or MC_RAFT_ERR_NOMEM.

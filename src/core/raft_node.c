@@ -228,6 +228,16 @@ mc_raft_tick(mc_raft *r)
 
 /* See raft.h. */
 int
+mc_raft_set_max_batch(mc_raft *r, uint32_t bytes)
+{
+	if (bytes == 0)
+		return MC_RAFT_ERR_INVALID;
+	r->cfg.max_batch_bytes = bytes;
+	return MC_RAFT_OK;
+}
+
+/* See raft.h. */
+int
 mc_raft_set_timeouts(mc_raft *r, int election_ticks, int heartbeat_ticks)
 {
 	int			elapsed;

@@ -92,6 +92,27 @@ apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
 					ns->election_timeout_ms, ns->heartbeat_interval_ms, w->tick_ms)));
 }
 
+/*
+ * A reload's raft_batch_max: the core's append and snapshot chunk bound
+ * (at most 4 MB, as at boot, raft_boot.c) and the chunk size this node
+ * reads when it answers.  Frames stay as sized at start: at least 8 MB +
+ * 64 KB (rpc_net.c), above any batch.
+ */
+static void
+apply_reloaded_batch_max(McRaftWorker *w, const McRaftSettings *ns)
+{
+	uint32		bytes = Min((uint32) ns->batch_max, 4u * 1024 * 1024);
+
+	if (ns->batch_max == w->set.batch_max)
+		return;
+	if (w->core != NULL && mc_raft_set_max_batch(w->core, bytes) != MC_RAFT_OK)
+		elog(ERROR, "mailcluster: the Raft core refused a batch bound of %u bytes", bytes);
+	w->chunk_max = Max(bytes, 4096);
+	w->set.batch_max = ns->batch_max;
+	ereport(LOG,
+			(errmsg("mailcluster: Raft batches of at most %u bytes", bytes)));
+}
+
 /* On exit: tell waiting backends, drop the latch pointer. */
 static void
 raft_worker_exit(int code, Datum arg)
@@ -236,6 +257,7 @@ mc_raft_worker_main(Datum arg)
 				mc_raft_settings_load(&ns);
 				/* identity and sockets stay; timeouts and modes follow reloads */
 				apply_reloaded_timeouts(w, &ns);
+				apply_reloaded_batch_max(w, &ns);
 				w->set.commit_timeout_ms = ns.commit_timeout_ms;
 				w->set.write_mode_redirect = ns.write_mode_redirect;
 				w->set.read_linearizable = ns.read_linearizable;

@@ -497,6 +497,42 @@ test_flow_control(void)
 	tc_free(&c);
 }
 
+/* A reload's batch bound (mc_raft_set_max_batch) holds for the appends
+ * built after it; 0 is refused and changes nothing. */
+static void
+test_set_max_batch(void)
+{
+	tc_cluster	c;
+	size_t		appends_to_2 = 0;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_tick_all(&c, 1);
+	tc_flush(&c);
+	CHECK_EQ_INT(mc_raft_set_max_batch(tc_r(&c, 1), 0), MC_RAFT_ERR_INVALID);
+	CHECK_EQ_INT(mc_raft_set_max_batch(tc_r(&c, 1), 8), MC_RAFT_OK);
+	c.cut[2][1] = true;			/* follower 2's acks are lost */
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ_INT(tc_propose(&c, 1, (uint64_t) (30 + i), NULL), MC_RAFT_OK);
+	tc_settle(&c);
+	for (size_t k = 0; k < c.nq; k++)
+		if (c.q[k].type == MC_RAFT_MSG_APPEND_REQ && c.q[k].to == 2)
+		{
+			mc_raft_msg m;
+
+			peek(&c, k, &m);
+			CHECK(m.n_entries <= 1);	/* 8-byte entries, 8-byte bound */
+			appends_to_2++;
+			mc_raft_msg_free_decoded(&m);
+		}
+	CHECK(appends_to_2 >= 2);	/* the four did not travel together */
+	tc_heal(&c);
+	tc_tick_all(&c, 6);
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_log_last(&c, 2), tc_log_last(&c, 1));
+	tc_free(&c);
+}
+
 static void
 batch20(mc_raft_config *cfg)
 {
@@ -745,6 +781,7 @@ main(void)
 	RUN(test_forwarding);
 	RUN(test_forward_stale_leader);
 	RUN(test_flow_control);
+	RUN(test_set_max_batch);
 	RUN(test_proposals_batched);
 	RUN(test_commit_notice);
 	RUN(test_batching);

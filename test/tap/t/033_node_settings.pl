@@ -82,4 +82,17 @@ is($odd_node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mailcluster apply'"), '1',
 	'node 3 runs its apply worker');
 
+# raft_batch_max is taken on reload (sighup): the leader's batches shrink to
+# 64 kB at once, and a write of 300 kB more than that still replicates.
+my ($lnode) = grep { $_->safe_psql('postgres', 'SELECT mailcluster.is_leader()') eq 't' } @nodes;
+my $log_pos = -s $lnode->logfile;
+$lnode->safe_psql('postgres', "ALTER SYSTEM SET mailcluster.raft_batch_max = '64kB'; SELECT pg_reload_conf();");
+ok($lnode->wait_for_log(qr/Raft batches of at most 65536 bytes/, $log_pos),
+	'the leader takes a reloaded raft_batch_max');
+my $big = $lnode->safe_psql('postgres',
+	qq{SELECT count(mailcluster._raft_submit(jsonb_build_object('op', 'record_response', 'response', jsonb_build_object('pad', repeat('x', 100000))))) FROM generate_series(1, 3)});
+is($big, '3', 'three writes of 100 kB each commit with 64 kB batches');
+my %sums2 = checksums(\@nodes, 30);
+is(scalar(keys %sums2), 1, 'equal state_checksum after them: ' . join(' | ', keys %sums2));
+
 done_testing();
