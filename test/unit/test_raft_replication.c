@@ -450,6 +450,28 @@ test_proposals_batched(void)
 	tc_free(&c);
 }
 
+/*
+ * The appends queued for node `to`, checking that each carries at most one
+ * entry (8-byte entries under an 8-byte batch bound).
+ */
+static size_t
+appends_of_one_entry(tc_cluster *c, uint32_t to)
+{
+	size_t		n = 0;
+
+	for (size_t k = 0; k < c->nq; k++)
+		if (c->q[k].type == MC_RAFT_MSG_APPEND_REQ && c->q[k].to == to)
+		{
+			mc_raft_msg m;
+
+			peek(c, k, &m);
+			CHECK(m.n_entries <= 1);
+			n++;
+			mc_raft_msg_free_decoded(&m);
+		}
+	return n;
+}
+
 /* R17: at the in-flight limit sending stops until acks arrive; a heartbeat
  * response resumes a paused follower.  Also: batches hold at most
  * max_batch_bytes of payload. */
@@ -469,16 +491,7 @@ test_flow_control(void)
 	for (int i = 0; i < 6; i++)
 		CHECK_EQ_INT(tc_propose(&c, 1, (uint64_t) (10 + i), NULL), MC_RAFT_OK);
 	tc_settle(&c);
-	for (size_t k = 0; k < c.nq; k++)
-		if (c.q[k].type == MC_RAFT_MSG_APPEND_REQ && c.q[k].to == 2)
-		{
-			mc_raft_msg m;
-
-			peek(&c, k, &m);
-			CHECK(m.n_entries <= 1);	/* 8-byte entries, 8-byte bound */
-			appends_to_2++;
-			mc_raft_msg_free_decoded(&m);
-		}
+	appends_to_2 = appends_of_one_entry(&c, 2);	/* 8-byte entries, 8-byte bound */
 	CHECK_EQ_INT(appends_to_2, 2);	/* window of 2 */
 	tc_flush(&c);
 	n = mc_raft_get_progress(tc_r(&c, 1), pi, 4);
@@ -515,16 +528,7 @@ test_set_max_batch(void)
 	for (int i = 0; i < 4; i++)
 		CHECK_EQ_INT(tc_propose(&c, 1, (uint64_t) (30 + i), NULL), MC_RAFT_OK);
 	tc_settle(&c);
-	for (size_t k = 0; k < c.nq; k++)
-		if (c.q[k].type == MC_RAFT_MSG_APPEND_REQ && c.q[k].to == 2)
-		{
-			mc_raft_msg m;
-
-			peek(&c, k, &m);
-			CHECK(m.n_entries <= 1);	/* 8-byte entries, 8-byte bound */
-			appends_to_2++;
-			mc_raft_msg_free_decoded(&m);
-		}
+	appends_to_2 = appends_of_one_entry(&c, 2);	/* 8-byte entries, 8-byte bound */
 	CHECK(appends_to_2 >= 2);	/* the four did not travel together */
 	tc_heal(&c);
 	tc_tick_all(&c, 6);
