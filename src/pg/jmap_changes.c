@@ -35,12 +35,14 @@ static SPIPlanPtr created_plan = NULL;
  * created and updated by one command is reported created, one created and
  * destroyed is reported destroyed.
  */
+#define CHANGE_CONFLICT_RULE \
+"ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE " \
+"SET kind = CASE WHEN excluded.kind = 'd' THEN 'd' " \
+"                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END"
+
 static const char change_sql[] =
 "INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind) "
-"VALUES ($1, $2, $3, $4, $5) "
-"ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE "
-"SET kind = CASE WHEN excluded.kind = 'd' THEN 'd' "
-"                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END";
+"VALUES ($1, $2, $3, $4, $5) " CHANGE_CONFLICT_RULE;
 
 /*
  * A state is the greater of the type's newest change and the account's
@@ -95,16 +97,14 @@ record_change(Datum account, Datum typ, Datum obj, Datum kind, const bool *isnul
 }
 
 /*
- * One INSERT for several changes of one kind at the index being applied
- * (the same conflict rule as change_sql).  The (type, object) pairs must be
- * distinct: one statement cannot update a row twice.
+ * One INSERT for several changes of one kind at the index being applied.
+ * The (type, object) pairs must be distinct: one statement cannot update a
+ * row twice.
  */
 static const char changes_sql[] =
 "INSERT INTO mailcluster.changes (account_id, type, obj_id, idx, kind) "
 "SELECT $1, u.t, u.o, $2, $3 FROM unnest($4::text[], $5::text[]) AS u(t, o) "
-"ON CONFLICT (account_id, type, idx, obj_id) DO UPDATE "
-"SET kind = CASE WHEN excluded.kind = 'd' THEN 'd' "
-"                WHEN changes.kind = 'c' THEN 'c' ELSE excluded.kind END";
+CHANGE_CONFLICT_RULE;
 
 static SPIPlanPtr changes_plan = NULL;
 
@@ -115,14 +115,16 @@ mc_jmap_record_changes(const char *account, int n, const char *const *typs,
 {
 	Oid			types[5] = {TEXTOID, INT8OID, BPCHAROID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[5];
-	Datum	   *t = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *o = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *t;
+	Datum	   *o;
 	char		k[2] = {kind, '\0'};
 	int			emails = 0;
 	int			ret;
 
 	if (n == 0)
 		return;
+	t = palloc(sizeof(Datum) * n);
+	o = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
 		t[i] = CStringGetTextDatum(typs[i]);
@@ -149,20 +151,6 @@ uint64
 mc_jmap_email_changes_recorded(void)
 {
 	return email_changes_recorded;
-}
-
-/* See jmap_changes.h. */
-void
-mc_jmap_record_change(const char *account, const char *typ, const char *obj, char kind)
-{
-	bool		isnull[4] = {false, false, false, false};
-	char		k[2] = {kind, '\0'};
-
-	record_change(CStringGetTextDatum(account), CStringGetTextDatum(typ),
-				  CStringGetTextDatum(obj),
-				  DirectFunctionCall3(bpcharin, CStringGetDatum(k),
-									  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
-				  isnull);
 }
 
 /*
