@@ -358,19 +358,16 @@ apply_batch_tx(void *arg)
 }
 
 /*
- * Apply one batch: first directly; if that fails with an error every node
- * would see (a bad command), abort it and apply the same entries again,
- * each in its own subtransaction, so the failing entry gets its error as
- * response and the others apply.  Errors that depend on this node
- * (resources, cancels, a snapshot installed meanwhile) are re-thrown: the
- * worker exits and the entries are applied after its restart.
+ * Run apply_batch_tx in a transaction.  An apply ahead given up
+ * (b->abandoned) is rolled back here and leaves nothing applied
+ * (b->last < b->from), to be applied again once committed; any other
+ * error propagates.
  */
 static void
-apply_batch(ApplyBatch *b)
+run_batch_tx(ApplyBatch *b)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 
-	b->careful = false;
 	b->abandoned = false;
 	PG_TRY();
 	{
@@ -378,18 +375,41 @@ apply_batch(ApplyBatch *b)
 	}
 	PG_CATCH();
 	{
+		if (!b->abandoned)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		b->last = b->from - 1;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Apply one batch: first directly; if that fails with an error every node
+ * would see (a bad command), abort it and apply the same entries again,
+ * each in its own subtransaction, so the failing entry gets its error as
+ * response and the others apply.  Errors that depend on this node
+ * (resources, cancels, a snapshot installed meanwhile) are re-thrown: the
+ * worker exits and the entries are applied after its restart.  An apply
+ * ahead given up is rolled back (run_batch_tx).
+ */
+static void
+apply_batch(ApplyBatch *b)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	b->careful = false;
+	PG_TRY();
+	{
+		run_batch_tx(b);
+	}
+	PG_CATCH();
+	{
 		ErrorData  *edata;
 
 		MemoryContextSwitchTo(oldcxt);
-		if (b->abandoned)
-		{
-			/* applied ahead, not committed as run: applied again later */
-			FlushErrorState();
-			AbortCurrentTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			b->last = b->from - 1;
-			return;
-		}
 		edata = CopyErrorData();
 		if (!error_is_deterministic(edata->sqlerrcode))
 			PG_RE_THROW();
@@ -408,21 +428,7 @@ apply_batch(ApplyBatch *b)
 	{
 		MemoryContextReset(b->replyctx);
 		b->n_replies = 0;
-		PG_TRY();
-		{
-			mc_raft_in_transaction(apply_batch_tx, b);
-		}
-		PG_CATCH();
-		{
-			if (!b->abandoned)
-				PG_RE_THROW();
-			MemoryContextSwitchTo(oldcxt);
-			FlushErrorState();
-			AbortCurrentTransaction();
-			MemoryContextSwitchTo(oldcxt);
-			b->last = b->from - 1;
-		}
-		PG_END_TRY();
+		run_batch_tx(b);
 	}
 }
 
