@@ -73,6 +73,13 @@ mc_raft_settings_raft_id(const McRaftSettings *s)
 }
 
 /* See raft_settings.h. */
+uint32
+mc_raft_settings_core_batch(const McRaftSettings *s)
+{
+	return Min((uint32) s->batch_max, 4u * 1024 * 1024);
+}
+
+/* See raft_settings.h. */
 void
 mc_raft_settings_ticks(const McRaftSettings *s, int tick_ms,
 					   int *election_ticks, int *heartbeat_ticks)

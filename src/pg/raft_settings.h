@@ -40,6 +40,13 @@ extern bool mc_raft_settings_standalone(const McRaftSettings *s);
 extern uint32 mc_raft_settings_raft_id(const McRaftSettings *s);
 
 /*
+ * The core's byte bound of one append batch and snapshot chunk
+ * (config.max_batch_bytes): raft_batch_max, at most 4 MB.  At boot and on
+ * reload alike.
+ */
+extern uint32 mc_raft_settings_core_batch(const McRaftSettings *s);
+
+/*
  * The election timeout and heartbeat period of s in whole ticks of tick_ms,
  * as the core takes them: at least 2 and 1, the heartbeat below the
  * election timeout (half of it when the division made them meet).

@@ -94,14 +94,14 @@ apply_reloaded_timeouts(McRaftWorker *w, const McRaftSettings *ns)
 
 /*
  * A reload's raft_batch_max: the core's append and snapshot chunk bound
- * (at most 4 MB, as at boot, raft_boot.c) and the chunk size this node
+ * (mc_raft_settings_core_batch, as at boot) and the chunk size this node
  * reads when it answers.  Frames stay as sized at start: at least 8 MB +
  * 64 KB (rpc_net.c), above any batch.
  */
 static void
 apply_reloaded_batch_max(McRaftWorker *w, const McRaftSettings *ns)
 {
-	uint32		bytes = Min((uint32) ns->batch_max, 4u * 1024 * 1024);
+	uint32		bytes = mc_raft_settings_core_batch(ns);
 
 	if (ns->batch_max == w->set.batch_max)
 		return;
