@@ -475,6 +475,13 @@ void		mc_raft_set_commit_wanted(mc_raft *r, bool wanted);
 bool		mc_raft_is_leader(const mc_raft *r);
 
 /*
+ * Is this node the leader with entries of its log not committed yet (a
+ * replication round in flight)?  The host may hold new proposals while so
+ * (group commit: they then go out together when the round commits).
+ */
+bool		mc_raft_leader_round_open(const mc_raft *r);
+
+/*
  * The host has captured its state machine up to `index` (<= applied) in a
  * snapshot: entries up to index are dropped from memory, and later
  * followers behind it get this snapshot.  Returns 0 or INVALID.

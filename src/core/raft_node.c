@@ -464,3 +464,10 @@ mc_raft_is_leader(const mc_raft *r)
 {
 	return r->role == MC_RAFT_LEADER;
 }
+
+bool
+mc_raft_leader_round_open(const mc_raft *r)
+{
+	return r->role == MC_RAFT_LEADER &&
+		mc_raft_log_last_index(&r->log) > r->log.committed;
+}

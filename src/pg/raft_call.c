@@ -89,6 +89,7 @@ mc_raft_call(int kind, const char *data, uint32 len, uint32 arg_node, uint8 arg_
 	s->request_id = McRaft->next_request_seq++;
 	s->arg_node = arg_node;
 	s->arg_op = arg_op;
+	s->held = false;
 	s->len = len;
 	s->dsm = seg ? dsm_segment_handle(seg) : DSM_HANDLE_INVALID;
 	if (seg == NULL && len > 0)

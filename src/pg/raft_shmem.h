@@ -82,6 +82,8 @@ typedef struct McRaftSlot
 	/* arguments */
 	uint32		arg_node;
 	uint8		arg_op;
+	bool		held;			/* a proposal held by the leader's group
+								 * commit (raft_requests.c) */
 	uint32		len;			/* command bytes */
 	dsm_handle	dsm;			/* DSM_HANDLE_INVALID: bytes are inline */
 	char		data[MC_RAFT_INLINE_BYTES];

@@ -83,6 +83,36 @@ test_commit_with_majority(void)
 	tc_free(&c);
 }
 
+/*
+ * mc_raft_leader_round_open (the host's group commit): true on the leader
+ * from a proposal until its commit, never on a follower, and still true
+ * while no majority can commit.
+ */
+static void
+test_leader_round_open(void)
+{
+	tc_cluster	c;
+	uint64_t	idx;
+
+	tc_init(&c, 3);
+	CHECK(tc_elect(&c, 1));
+	tc_flush(&c);
+	CHECK(!mc_raft_leader_round_open(tc_r(&c, 1)));	/* the no-op committed */
+	CHECK_EQ_INT(tc_propose(&c, 1, 5, &idx), MC_RAFT_OK);
+	CHECK(mc_raft_leader_round_open(tc_r(&c, 1)));
+	CHECK(!mc_raft_leader_round_open(tc_r(&c, 2)));
+	tc_flush(&c);
+	CHECK_EQ_INT(tc_status(&c, 1).commit, idx);
+	CHECK(!mc_raft_leader_round_open(tc_r(&c, 1)));
+	CHECK(!mc_raft_leader_round_open(tc_r(&c, 2)));
+	tc_crash(&c, 2);
+	tc_crash(&c, 3);
+	CHECK_EQ_INT(tc_propose(&c, 1, 6, &idx), MC_RAFT_OK);
+	tc_flush(&c);
+	CHECK(mc_raft_leader_round_open(tc_r(&c, 1)));	/* no majority */
+	tc_free(&c);
+}
+
 /* R12: the thesis' Figure 8.  Entries of an earlier term are never
  * committed by counting replicas; only through a current-term entry. */
 static void
@@ -778,6 +808,7 @@ main(void)
 {
 	RUN(test_stale_leader_overwritten);
 	RUN(test_commit_with_majority);
+	RUN(test_leader_round_open);
 	RUN(test_figure8);
 	RUN(test_consistency_check);
 	RUN(test_figure7);

@@ -74,9 +74,15 @@ my $bg = IPC::Run::start(
 		q{SELECT mailcluster._raft_submit('{"op":"account_create","name":"cut-leader-norid"}')}
 	],
 	'<', \'', '>', \$bg_out, '2>', \$bg_err);
+# The second write comes once the first is in the leader's log: a round
+# (not committed) is open, so group commit holds it (raft_requests.c).
+ok(defined wait_for($L, "SELECT last_log_index > commit_index FROM mailcluster.raft_status", 10),
+	'the first write is appended on the isolated leader');
 my ($cut_state, $cut_err) = write_state($L, 'cut-leader');
 $bg->finish;
 is($cut_state, 'MC001', 'the isolated leader cannot commit: MC001');
+is($L->safe_psql('postgres', "SELECT last_log_index - commit_index FROM mailcluster.raft_status"),
+	'1', 'the write that came during an open round was held, not appended (group commit)');
 like($cut_err, qr/HINT:\s+Retry with the same request_id \(p-cut-leader\)/,
 	'MC001 with a request id: the hint offers it for a retry');
 like($bg_err, qr/ERROR:\s+MC001:/, 'MC001 for the write without a request id too');
