@@ -130,6 +130,15 @@ act_client(rsim_world *w, bool allow_new)
 	node = pick_up_node(w, true);
 	if (node == 0)
 		return;
+	if (w->host_holds && mc_raft_leader_round_open(w->nodes[node].r))
+	{
+		/*
+		 * Group commit (src/pg/raft_requests.c): the host leaves it in its
+		 * slot until the leader's open round commits.
+		 */
+		c->sent_at = w->now - CLIENT_RETRY_MS + 2;
+		return;
+	}
 	c->sent_at = w->now;
 	len = rsim_sm_payload(c->id, c->req, c->salt, buf, sizeof(buf));
 	rc = mc_raft_propose(w->nodes[node].r, MC_RAFT_ENTRY_NORMAL, c->id, c->req, buf, len, &idx);
@@ -596,17 +605,19 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 		w->base_cfg.check_quorum = rsim_rng_chance(&w->rng, 500);
 	}
 	check_liveness = w->base_cfg.pre_vote && w->base_cfg.check_quorum;
+	/* the production host holds its proposals while a round is open */
+	w->host_holds = rsim_rng_chance(&w->rng, 750);
 	/* snapshots of a few (tiny batches) to a dozen chunks */
 	w->snap_filler = (size_t) rsim_rng_range(&w->rng, 0, w->base_cfg.max_batch_bytes * 8);
 	w->n_clients = n_clients_default;
 	for (v = 0; v < w->n_clients; v++)
 		w->clients[v].id = (uint64_t) v;
-	rsim_trace(w, 1, "seed %llu nodes %d: ET %d delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d",
+	rsim_trace(w, 1, "seed %llu nodes %d: ET %d delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d host_holds %d",
 			   (unsigned long long) seed, nodes, w->base_cfg.election_ticks,
 			   (unsigned long long) w->net.delay_max,
 			   w->net.dup_permille, w->base_cfg.heartbeat_ticks, w->base_cfg.max_batch_bytes,
 			   w->base_cfg.max_inflight, (unsigned long long) w->base_cfg.max_uncommitted_bytes,
-			   w->base_cfg.pre_vote, w->base_cfg.check_quorum);
+			   w->base_cfg.pre_vote, w->base_cfg.check_quorum, w->host_holds);
 
 	memset(&boot, 0, sizeof(boot));
 	for (id = 1; id <= nodes; id++)

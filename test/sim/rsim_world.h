@@ -126,6 +126,8 @@ typedef struct rsim_world
 	unsigned	send_first_crash_permille;	/* a leader dies between sending
 											 * a send_first batch and
 											 * persisting it (storms) */
+	bool		host_holds;		/* the host's group commit: no proposal on a
+								 * leader with a round open (raft_requests.c) */
 	/* statistics for the summary */
 	uint64_t	n_commits_seen;
 	uint64_t	n_crashes;
