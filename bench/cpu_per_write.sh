@@ -9,7 +9,7 @@
 # pgbench run, and divides by the writes pgbench counted.
 #
 # Usage (as root):  bench/cpu_per_write.sh [seconds, default 8] [clients, default 32]
-#   SYSTEMS="pgsync mc-raft-raw mailcluster mc-jmap-flag"
+#   SYSTEMS="pgsync pgsync-flag mc-raft-raw mailcluster mc-jmap-flag"
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/common.sh"
@@ -46,6 +46,16 @@ for sys in $SYSTEMS; do
 			"$(head -1 "$(pgs_dir 1)/postmaster.pid")" "$(head -1 "$(pgs_dir 2)/postmaster.pid")" "$(head -1 "$(pgs_dir 3)/postmaster.pid")"
 		pgsync_stop
 		;;
+	pgsync-flag)
+		# writes.sh's pgsync-flag: mc-jmap-flag's mail write by hand on pgsync
+		pgsync_start
+		psql_at "$(pgs_port 1)" -c "CREATE TABLE IF NOT EXISTS bench_email (n int PRIMARY KEY, keywords jsonb NOT NULL, subject text, body text);
+			CREATE TABLE IF NOT EXISTS bench_change (idx bigserial PRIMARY KEY, obj int NOT NULL, kind char(1) NOT NULL);
+			INSERT INTO bench_email SELECT n, '{}', 'flag ' || n, 'body ' || n FROM generate_series(1, 200) n ON CONFLICT DO NOTHING" >/dev/null
+		measure pgsync-flag "$(pgs_port 1)" "$here/pgsync_flag.sql" \
+			"$(head -1 "$(pgs_dir 1)/postmaster.pid")" "$(head -1 "$(pgs_dir 2)/postmaster.pid")" "$(head -1 "$(pgs_dir 3)/postmaster.pid")"
+		pgsync_stop
+		;;
 	mailcluster | mc-raft-raw | mc-jmap-flag)
 		if [ -z "$(mc_pid 1)" ]; then mc_start 3; fi
 		L=$(mc_wait_leader 30)
@@ -57,7 +67,17 @@ for sys in $SYSTEMS; do
 			acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
 			psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
 			psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
-			PGB_ARGS="-D acct=$acct" measure "mailcluster Email/set \$seen (leader node $L)" "$P" "$here/mc_flag.sql" "$(mc_pid 1)" "$(mc_pid 2)" "$(mc_pid 3)"
+			# the ready request documents of writes.sh (mc_flag_req.sql): no
+			# colon in the script, so PGB_ARGS (-M prepared) applies as given
+			psql_at "$P" -c "CREATE TABLE bench_flag_req AS SELECT 2 * f.n - 1 + v AS k,
+				jsonb_build_object('using', jsonb_build_array('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'),
+				  'methodCalls', jsonb_build_array(jsonb_build_array('Email/set',
+				    jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(f.id,
+				      jsonb_build_object('keywords/\$seen', CASE WHEN v = 0 THEN 'true'::jsonb ELSE 'null'::jsonb END))),
+				    'c0'))) AS req
+				FROM bench_flag f, generate_series(0, 1) v;
+				ALTER TABLE bench_flag_req ADD PRIMARY KEY (k)" >/dev/null || die "bench_flag_req failed"
+			measure "mailcluster Email/set \$seen (leader node $L)" "$P" "$here/mc_flag_req.sql" "$(mc_pid 1)" "$(mc_pid 2)" "$(mc_pid 3)"
 			;;
 		esac
 		;;
