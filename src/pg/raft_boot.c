@@ -68,7 +68,7 @@ boot_make_core(McRaftWorker *w, const McLogLoaded *ld)
 	cfg.id = w->id;
 	mc_raft_settings_ticks(&w->set, w->tick_ms, &cfg.election_ticks, &cfg.heartbeat_ticks);
 	cfg.max_batch_bytes = mc_raft_settings_core_batch(&w->set);
-	w->chunk_max = Max(cfg.max_batch_bytes, 4096);
+	w->chunk_max = mc_raft_settings_chunk_max(&w->set);
 	cfg.max_inflight = 64;
 	cfg.max_uncommitted_bytes = (uint64) 256 * 1024 * 1024;
 	cfg.pre_vote = true;

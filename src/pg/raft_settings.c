@@ -80,6 +80,13 @@ mc_raft_settings_core_batch(const McRaftSettings *s)
 }
 
 /* See raft_settings.h. */
+uint32
+mc_raft_settings_chunk_max(const McRaftSettings *s)
+{
+	return Max(mc_raft_settings_core_batch(s), 4096);
+}
+
+/* See raft_settings.h. */
 void
 mc_raft_settings_ticks(const McRaftSettings *s, int tick_ms,
 					   int *election_ticks, int *heartbeat_ticks)

@@ -47,6 +47,12 @@ extern uint32 mc_raft_settings_raft_id(const McRaftSettings *s);
 extern uint32 mc_raft_settings_core_batch(const McRaftSettings *s);
 
 /*
+ * The raft worker's snapshot chunk size for s (McRaftWorker.chunk_max): the
+ * core's batch bound, at least 4 kB.  At boot and on reload alike.
+ */
+extern uint32 mc_raft_settings_chunk_max(const McRaftSettings *s);
+
+/*
  * The election timeout and heartbeat period of s in whole ticks of tick_ms,
  * as the core takes them: at least 2 and 1, the heartbeat below the
  * election timeout (half of it when the division made them meet).

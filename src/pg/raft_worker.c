@@ -107,7 +107,7 @@ apply_reloaded_batch_max(McRaftWorker *w, const McRaftSettings *ns)
 		return;
 	if (w->core != NULL && mc_raft_set_max_batch(w->core, bytes) != MC_RAFT_OK)
 		elog(ERROR, "mailcluster: the Raft core refused a batch bound of %u bytes", bytes);
-	w->chunk_max = Max(bytes, 4096);
+	w->chunk_max = mc_raft_settings_chunk_max(ns);
 	w->set.batch_max = ns->batch_max;
 	ereport(LOG,
 			(errmsg("mailcluster: Raft batches of at most %u bytes", bytes)));
