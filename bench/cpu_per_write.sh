@@ -64,19 +64,9 @@ for sys in $SYSTEMS; do
 		mailcluster) measure "mailcluster account_create (leader node $L)" "$P" "$here/mc_write.sql" "$(mc_pid 1)" "$(mc_pid 2)" "$(mc_pid 3)" ;;
 		mc-raft-raw) measure "mailcluster raw _raft_submit (leader node $L)" "$P" "$here/mc_write_raw.sql" "$(mc_pid 1)" "$(mc_pid 2)" "$(mc_pid 3)" ;;
 		mc-jmap-flag)
-			acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
-			psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
-			psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
-			# the ready request documents of writes.sh (mc_flag_req.sql): no
-			# colon in the script, so PGB_ARGS (-M prepared) applies as given
-			psql_at "$P" -c "CREATE TABLE bench_flag_req AS SELECT 2 * f.n - 1 + v AS k,
-				jsonb_build_object('using', jsonb_build_array('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'),
-				  'methodCalls', jsonb_build_array(jsonb_build_array('Email/set',
-				    jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(f.id,
-				      jsonb_build_object('keywords/\$seen', CASE WHEN v = 0 THEN 'true'::jsonb ELSE 'null'::jsonb END))),
-				    'c0'))) AS req
-				FROM bench_flag f, generate_series(0, 1) v;
-				ALTER TABLE bench_flag_req ADD PRIMARY KEY (k)" >/dev/null || die "bench_flag_req failed"
+			# the ready request documents (mc_flag_req.sql): no colon in the
+			# script, so PGB_ARGS (-M prepared) applies as given
+			mc_flag_setup "$P" requests >/dev/null
 			measure "mailcluster Email/set \$seen (leader node $L)" "$P" "$here/mc_flag_req.sql" "$(mc_pid 1)" "$(mc_pid 2)" "$(mc_pid 3)"
 			;;
 		esac

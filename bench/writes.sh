@@ -133,21 +133,11 @@ for sys in $SYSTEMS; do
 		if [ "${MC_FLAG:-1}" = 1 ]; then
 			# 200 small emails in one account; each write sets or clears $seen on one
 			P=$(mc_port "$L")
-			acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
-			psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
-			psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
 			if [ "$PGB_MODE" = prepared ]; then
-				# the 400 request documents, made once (k = 2n - 1: set, 2n: clear)
-				psql_at "$P" -c "CREATE TABLE bench_flag_req AS SELECT 2 * f.n - 1 + v AS k,
-					jsonb_build_object('using', jsonb_build_array('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'),
-					  'methodCalls', jsonb_build_array(jsonb_build_array('Email/set',
-					    jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(f.id,
-					      jsonb_build_object('keywords/\$seen', CASE WHEN v = 0 THEN 'true'::jsonb ELSE 'null'::jsonb END))),
-					    'c0'))) AS req
-					FROM bench_flag f, generate_series(0, 1) v;
-					ALTER TABLE bench_flag_req ADD PRIMARY KEY (k)" >/dev/null || die "bench_flag_req failed"
+				mc_flag_setup "$P" requests >/dev/null
 				for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag_req.sql" "$c"; done
 			else
+				acct=$(mc_flag_setup "$P") || die "the mail write benchmark data failed"
 				for c in $CLIENTS; do run_pgbench mc-jmap-flag "$P" "$here/mc_flag.sql" "$c" -D acct="$acct"; done
 			fi
 		fi

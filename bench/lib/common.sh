@@ -339,3 +339,26 @@ pgbench_log_pcts() {
 			printf "%.2f %.2f %d\n", v[i50] / 1000, v[i99] / 1000, NR
 		}'
 }
+
+# mc_flag_setup PORT [requests]: the mail write benchmarks' data on the
+# mailcluster node at PORT — an account 'flag-bench' with 200 small emails
+# (table bench_flag: n -> email id) and, with "requests", the 400 ready
+# JMAP request documents of mc_flag_req.sql (table bench_flag_req: k = 2n-1
+# sets $seen on email n, 2n clears it).  Prints the account id.
+mc_flag_setup() {
+	local P=$1 acct
+	acct=$(psql_at "$P" -c "SELECT mailcluster.account_create('flag-bench')") || die "account_create failed"
+	psql_at "$P" -c "CREATE TABLE bench_flag (n int PRIMARY KEY, id text NOT NULL)" >/dev/null
+	psql_at "$P" -c "INSERT INTO bench_flag SELECT n, mailcluster.deliver('$acct', convert_to(format(E'From: a@example.com\\r\\nTo: b@example.com\\r\\nSubject: flag %s\\r\\nMessage-ID: <flag%s@example.com>\\r\\n\\r\\nbody %s\\r\\n', n, n, n), 'UTF8')) FROM generate_series(1, 200) n" >/dev/null || die "deliver failed"
+	if [ "${2:-}" = requests ]; then
+		psql_at "$P" -c "CREATE TABLE bench_flag_req AS SELECT 2 * f.n - 1 + v AS k,
+			jsonb_build_object('using', jsonb_build_array('urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'),
+			  'methodCalls', jsonb_build_array(jsonb_build_array('Email/set',
+			    jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(f.id,
+			      jsonb_build_object('keywords/\$seen', CASE WHEN v = 0 THEN 'true'::jsonb ELSE 'null'::jsonb END))),
+			    'c0'))) AS req
+			FROM bench_flag f, generate_series(0, 1) v;
+			ALTER TABLE bench_flag_req ADD PRIMARY KEY (k)" >/dev/null || die "bench_flag_req failed"
+	fi
+	echo "$acct"
+}
