@@ -49,9 +49,7 @@ for sys in $SYSTEMS; do
 	pgsync-flag)
 		# writes.sh's pgsync-flag: mc-jmap-flag's mail write by hand on pgsync
 		pgsync_start
-		psql_at "$(pgs_port 1)" -c "CREATE TABLE IF NOT EXISTS bench_email (n int PRIMARY KEY, keywords jsonb NOT NULL, subject text, body text);
-			CREATE TABLE IF NOT EXISTS bench_change (idx bigserial PRIMARY KEY, obj int NOT NULL, kind char(1) NOT NULL);
-			INSERT INTO bench_email SELECT n, '{}', 'flag ' || n, 'body ' || n FROM generate_series(1, 200) n ON CONFLICT DO NOTHING" >/dev/null
+		pgsync_flag_setup "$(pgs_port 1)"
 		measure pgsync-flag "$(pgs_port 1)" "$here/pgsync_flag.sql" \
 			"$(head -1 "$(pgs_dir 1)/postmaster.pid")" "$(head -1 "$(pgs_dir 2)/postmaster.pid")" "$(head -1 "$(pgs_dir 3)/postmaster.pid")"
 		pgsync_stop

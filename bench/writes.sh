@@ -87,10 +87,7 @@ for sys in $SYSTEMS; do
 		psql_at "$(pgs_port 1)" -c 'CREATE TABLE IF NOT EXISTS bench_kv (id bigserial PRIMARY KEY, client int, v text)'
 		for c in $CLIENTS; do run_pgbench pgsync "$(pgs_port 1)" "$here/pgsync_write.sql" "$c"; done
 		if [ "${MC_FLAG:-1}" = 1 ]; then
-			# the same 200 small emails as mc-jmap-flag's, as plain rows
-			psql_at "$(pgs_port 1)" -c "CREATE TABLE IF NOT EXISTS bench_email (n int PRIMARY KEY, keywords jsonb NOT NULL, subject text, body text);
-				CREATE TABLE IF NOT EXISTS bench_change (idx bigserial PRIMARY KEY, obj int NOT NULL, kind char(1) NOT NULL);
-				INSERT INTO bench_email SELECT n, '{}', 'flag ' || n, 'body ' || n FROM generate_series(1, 200) n ON CONFLICT DO NOTHING" >/dev/null
+			pgsync_flag_setup "$(pgs_port 1)"
 			for c in $CLIENTS; do run_pgbench pgsync-flag "$(pgs_port 1)" "$here/pgsync_flag.sql" "$c"; done
 		fi
 		psql_at "$(pgs_port 1)" -c "SELECT 'pgsync sync_state: ' || string_agg(application_name || '=' || sync_state, ' ') FROM pg_stat_replication" >&2

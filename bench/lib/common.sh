@@ -362,3 +362,12 @@ mc_flag_setup() {
 	fi
 	echo "$acct"
 }
+
+# pgsync_flag_setup PORT: pgsync-flag's data on the pgsync primary at PORT —
+# the same 200 small emails as mc_flag_setup's, as plain rows (bench_email),
+# and the change table of pgsync_flag.sql (bench_change).
+pgsync_flag_setup() {
+	psql_at "$1" -c "CREATE TABLE IF NOT EXISTS bench_email (n int PRIMARY KEY, keywords jsonb NOT NULL, subject text, body text);
+		CREATE TABLE IF NOT EXISTS bench_change (idx bigserial PRIMARY KEY, obj int NOT NULL, kind char(1) NOT NULL);
+		INSERT INTO bench_email SELECT n, '{}', 'flag ' || n, 'body ' || n FROM generate_series(1, 200) n ON CONFLICT DO NOTHING" >/dev/null
+}
