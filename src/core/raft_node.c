@@ -465,6 +465,7 @@ mc_raft_is_leader(const mc_raft *r)
 	return r->role == MC_RAFT_LEADER;
 }
 
+/* See raft.h. */
 bool
 mc_raft_leader_round_open(const mc_raft *r)
 {

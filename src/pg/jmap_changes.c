@@ -64,6 +64,13 @@ static const char created_sql[] =
 /* Email change rows recorded by this process (mc_jmap_email_changes_recorded) */
 static uint64 email_changes_recorded = 0;
 
+/* Is the change type typ (len bytes, not terminated) "Email"? */
+static inline bool
+is_email_type(const char *typ, size_t len)
+{
+	return len == 5 && memcmp(typ, "Email", 5) == 0;
+}
+
 /*
  * Run the change INSERT (SPI connected); isnull[] flags account, typ, obj
  * and kind, and a NULL reaches the table's NOT NULL checks.
@@ -91,8 +98,8 @@ record_change(Datum account, Datum typ, Datum obj, Datum kind, const bool *isnul
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "mailcluster: recording a change failed: %s",
 			 SPI_result_code_string(ret));
-	if (!isnull[1] && VARSIZE_ANY_EXHDR(DatumGetPointer(typ)) == 5 &&
-		memcmp(VARDATA_ANY(DatumGetPointer(typ)), "Email", 5) == 0)
+	if (!isnull[1] && is_email_type(VARDATA_ANY(DatumGetPointer(typ)),
+									VARSIZE_ANY_EXHDR(DatumGetPointer(typ))))
 		email_changes_recorded++;
 }
 
@@ -129,7 +136,7 @@ mc_jmap_record_changes(const char *account, int n, const char *const *typs,
 	{
 		t[i] = CStringGetTextDatum(typs[i]);
 		o[i] = CStringGetTextDatum(objs[i]);
-		if (strcmp(typs[i], "Email") == 0)
+		if (is_email_type(typs[i], strlen(typs[i])))
 			emails++;
 	}
 	values[0] = CStringGetTextDatum(account);
