@@ -300,9 +300,11 @@ typedef struct mc_raft_read_state
  * it in THIS order:
  *   0. if send_first: send `msgs` now, before 1-4 (see below), and skip 5;
  *   1. snap_chunks: write received snapshot chunks to the staging area;
- *   2. install (if non-NULL): atomically replace its state machine with the
- *      staged snapshot, persist install->{index,term,conf} as its snapshot
- *      meta and discard its whole stored log;
+ *   2. install (if non-NULL): make the staged snapshot its durable state,
+ *      persist install->{index,term,conf} as its snapshot meta and discard
+ *      its whole stored log, atomically.  The state machine may load the
+ *      snapshot after this batch, as committed entries are applied after
+ *      it, but before it applies any entry after install->index;
  *   3. if truncate_from != 0, delete stored entries with index >= it; then
  *      append `entries` durably;
  *   4. if has_hard_state, persist hs (fsync when must_sync);

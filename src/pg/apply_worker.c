@@ -101,6 +101,13 @@ typedef struct ApplyBatch
 	MemoryContext replyctx;
 } ApplyBatch;
 
+/* install_tx's argument and result. */
+typedef struct InstallArgs
+{
+	uint64		index;
+	bool		done;
+} InstallArgs;
+
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
 
@@ -248,6 +255,22 @@ wait_ahead_committed(ApplyBatch *b)
 }
 
 /*
+ * Is a received snapshot after `applied` waiting to be loaded
+ * (install_index, raft_shmem.h)?  Then the log up to it is gone and the
+ * snapshot comes first.
+ */
+static bool
+install_pending_after(uint64 applied)
+{
+	bool		pending;
+
+	LWLockAcquire(McRaft->lock, LW_SHARED);
+	pending = McRaft->install_index > applied;
+	LWLockRelease(McRaft->lock);
+	return pending;
+}
+
+/*
  * In a transaction: apply entries (from, upto] up to APPLY_BATCH of them.
  * Without b->careful the entries run directly, with no subtransaction (the
  * common case: cheap, and no subtransaction ids); an error then aborts the
@@ -298,6 +321,8 @@ apply_batch_tx(void *arg)
 		int64		reqid = DatumGetInt64(SPI_getbinval(tuptable->vals[i], tupdesc, 4, &isnull));
 		Datum		d = SPI_getbinval(tuptable->vals[i], tupdesc, 5, &isnull);
 
+		if ((uint64) idx != b->last + 1 && install_pending_after(b->last))
+			break;				/* the log before a received snapshot is gone */
 		if ((uint64) idx != b->last + 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
@@ -341,11 +366,11 @@ apply_batch_tx(void *arg)
 							   args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "mailcluster: advancing applied_index failed");
-		/* a snapshot was installed meanwhile: this batch must not commit */
+		/* only this worker moves it (a snapshot load too): never expected */
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("mailcluster: applied_index moved under the apply worker (snapshot installed); restarting")));
+					 errmsg("mailcluster: applied_index moved under the apply worker; restarting")));
 		if (b->ahead && !wait_ahead_committed(b))
 		{
 			b->abandoned = true;
@@ -533,6 +558,7 @@ static void
 maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 {
 	bool		requested;
+	bool		pending;
 	uint64		snap_index;
 	int			entries = mc_snapshot_after_entries;
 	int			duration_s = mc_snapshot_after_duration_s;
@@ -542,7 +568,10 @@ maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 	LWLockAcquire(McRaft->lock, LW_SHARED);
 	requested = McRaft->snapshot_requested;
 	snap_index = Max(McRaft->snapshot_index, McRaft->snapshot_ready_index);
+	pending = McRaft->install_index > applied;
 	LWLockRelease(McRaft->lock);
+	if (pending)
+		return;					/* a received snapshot is to be loaded first */
 	if (!requested &&
 		(applied < snap_index + (uint64) Max(entries, 1) ||
 		 !TimestampDifferenceExceeds(*last_snap, GetCurrentTimestamp(), duration_s * 1000)))
@@ -562,6 +591,53 @@ maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 	if (raft_latch)
 		SetLatch(raft_latch);
 	ConditionVariableBroadcast(&McRaft->snapshot_cv);
+}
+
+/* In a transaction: load the kept snapshot *arg (snapshot_store.h). */
+static void
+install_tx(void *arg)
+{
+	InstallArgs *a = arg;
+
+	a->done = mc_snapshot_install_kept(a->index);
+}
+
+/*
+ * Load the snapshot the raft worker received and kept (install_index):
+ * the replicated tables become its state, applied_index its index.  The
+ * raft worker meanwhile goes on answering the leader and storing the
+ * entries after it.  If a newer snapshot replaced it before the load
+ * began, nothing happens and the next pass loads that one.
+ */
+static void
+install_snapshot(uint64 index, uint64 *applied)
+{
+	InstallArgs a;
+
+	a.index = index;
+	a.done = false;
+	pgstat_report_activity(STATE_RUNNING, "loading a Raft snapshot");
+	mc_raft_in_transaction(install_tx, &a);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (!a.done)
+	{
+		if (!install_pending_after(index))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mailcluster: the received snapshot %llu is not kept",
+							(unsigned long long) index)));
+		return;					/* a newer one is waiting */
+	}
+	if (index > *applied)
+		*applied = index;
+	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
+	if (index > McRaft->applied_index)
+		McRaft->applied_index = index;
+	McRaft->n_snapshots_installed++;
+	LWLockRelease(McRaft->lock);
+	ConditionVariableBroadcast(&McRaft->applied_cv);
+	ereport(LOG, (errmsg("mailcluster: installed a snapshot at index %llu",
+						 (unsigned long long) index)));
 }
 
 /* Read the durable applied index (after a restart). */
@@ -633,6 +709,7 @@ mc_apply_worker_main(Datum arg)
 	while (!ShutdownRequestPending)
 	{
 		uint64		target;
+		uint64		install;
 		uint64		ahead;
 		uint64		epoch;
 		bool		gather;
@@ -658,14 +735,19 @@ mc_apply_worker_main(Datum arg)
 		LWLockAcquire(McRaft->lock, LW_SHARED);
 		target = McRaft->commit_for_apply;
 		epoch = McRaft->ahead_epoch;
-		/* an installed snapshot moved the state machine forward */
-		if (applied != UINT64_MAX && McRaft->applied_index > applied)
-			applied = McRaft->applied_index;
+		install = McRaft->install_index;
 		gather = applied != UINT64_MAX && target > applied && may_gather(applied, target);
 		ahead = applied != UINT64_MAX && target <= applied && ahead_worth_it(applied) ?
 			McRaft->stored_ahead : 0;
 		LWLockRelease(McRaft->lock);
 
+		/* a received snapshot comes before any entry after it */
+		if (applied != UINT64_MAX && install > applied)
+		{
+			install_snapshot(install, &applied);
+			gather_since = 0;
+			continue;
+		}
 		if (gather)
 		{
 			/* a follower gathering entries: wait for more, or a waiter */

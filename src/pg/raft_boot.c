@@ -96,9 +96,12 @@ boot_make_core(McRaftWorker *w, const McLogLoaded *ld)
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
 	McRaft->cluster_id = ld->cluster_id;
-	McRaft->applied_index = Max(McRaft->applied_index, cfg.applied);
+	McRaft->applied_index = Max(McRaft->applied_index, ld->applied);
 	McRaft->commit_for_apply = Max(McRaft->commit_for_apply, cfg.applied);
 	McRaft->snapshot_index = ld->snap.index;
+	/* a received snapshot the apply worker has not loaded yet (raft_shmem.h) */
+	if (ld->snap.index > ld->applied && ld->snap.index > McRaft->install_index)
+		McRaft->install_index = ld->snap.index;
 	McRaft->raft_ready = true;
 	LWLockRelease(McRaft->lock);
 	ereport(LOG,

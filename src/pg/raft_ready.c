@@ -54,7 +54,8 @@ persist_tx(void *arg)
 		mc_snapshot_stage_chunk(&rd->snap_chunks[i]);
 	if (rd->install != NULL)
 	{
-		mc_snapshot_install_staged(rd->install);
+		/* kept and durable here; the apply worker loads it (note_received) */
+		mc_snapshot_keep_received(rd->install);
 		mc_logstore_save_snapshot(rd->install, true);
 		sync = true;
 	}
@@ -204,25 +205,28 @@ note_soft_state(McRaftWorker *w, const mc_raft_soft_state *soft)
 	w->last_leader = soft->leader;
 }
 
-/* After an installed snapshot: the state machine is at install->index. */
+/*
+ * After the persist of an install: the snapshot m->index is kept and our
+ * log starts after it.  The apply worker loads it into the tables
+ * (install_index, raft_shmem.h) before it applies anything after it; this
+ * worker goes on answering the leader meanwhile.
+ */
 static void
-note_installed(const mc_raft_snapshot_meta *m)
+note_received(const mc_raft_snapshot_meta *m)
 {
 	Latch	   *apply_latch;
 
 	LWLockAcquire(McRaft->lock, LW_EXCLUSIVE);
-	if (m->index > McRaft->applied_index)
-		McRaft->applied_index = m->index;
+	if (m->index > McRaft->install_index)
+		McRaft->install_index = m->index;
 	if (m->index > McRaft->commit_for_apply)
 		McRaft->commit_for_apply = m->index;
 	McRaft->snapshot_index = m->index;
-	McRaft->n_snapshots_installed++;
 	apply_latch = McRaft->apply_latch;
 	LWLockRelease(McRaft->lock);
-	ConditionVariableBroadcast(&McRaft->applied_cv);
 	if (apply_latch)
 		SetLatch(apply_latch);
-	ereport(LOG, (errmsg("mailcluster: installed a snapshot at index %llu",
+	ereport(LOG, (errmsg("mailcluster: received a snapshot at index %llu; the apply worker loads it",
 						 (unsigned long long) m->index)));
 }
 
@@ -326,7 +330,7 @@ mc_raft_process_ready(McRaftWorker *w)
 		mc_raft_complete_reads(rd.reads, rd.n_reads);
 
 		if (did_install)
-			note_installed(&installed);
+			note_received(&installed);
 
 		if (rd.soft_changed)
 			note_soft_state(w, &rd.soft);

@@ -147,6 +147,15 @@ typedef struct McRaftShared
 	bool		ahead_wanted;	/* apply worker: its entries' work pays for
 								 * running ahead (APPLY_AHEAD_MIN_US) */
 	uint64		snapshot_index;		/* last compaction point (raft worker) */
+	/*
+	 * A snapshot received from the leader and kept (snapshot_store.h), not
+	 * yet loaded into the tables: while install_index > applied_index the
+	 * apply worker loads it before it applies any entry (the log before it
+	 * is gone).  Set by the raft worker once the snapshot's meta is durable
+	 * (and at its start, from the tables), so the raft worker never waits
+	 * for the load: it keeps answering the leader meanwhile.
+	 */
+	uint64		install_index;
 	uint64		snapshot_ready_index;	/* apply worker took a snapshot here */
 	bool		snapshot_requested;	/* snapshot() asks the apply worker */
 	ConditionVariable snapshot_cv;	/* snapshot_index moved */

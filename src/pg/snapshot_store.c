@@ -27,7 +27,7 @@
  * text.  Columns are matched by name on install, and their types checked.
  *
  * Memory: taking holds one fetched batch of table rows (TOAST pointers,
- * not values), one encoded row and one chunk; installing holds one staged
+ * not values), one encoded row and one chunk; loading holds one kept
  * chunk, one batch of decoded rows (<= 100 rows / 1 MB) and one row being
  * reassembled from pieces.  A row bigger than a chunk (one big blob) is
  * the only value ever held whole, a small multiple of its size.
@@ -77,6 +77,9 @@ static SPIPlanPtr plan_stage_put = NULL;
 static SPIPlanPtr plan_lock_applied = NULL;
 static SPIPlanPtr plan_set_applied = NULL;
 static SPIPlanPtr plan_keep_staged = NULL;
+static SPIPlanPtr plan_staged_offsets = NULL;
+static SPIPlanPtr plan_kept_exists = NULL;
+static SPIPlanPtr plan_count_rows = NULL;
 
 /* ---- big-endian integers ------------------------------------------------ */
 
@@ -129,7 +132,7 @@ corrupt(const char *what, char kind)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("mailcluster: the staged snapshot is malformed: %s", what),
+			 errmsg("mailcluster: the snapshot being loaded is malformed: %s", what),
 			 errdetail("In a record of kind '%c'.", kind ? kind : '?')));
 }
 
@@ -749,7 +752,7 @@ mc_snapshot_stage_chunk(const mc_raft_snap_chunk *c)
 
 /* ---- installing --------------------------------------------------------- */
 
-/* Reads the staged chunks of one snapshot in offset order, one at a time. */
+/* Reads the chunks of one kept snapshot in offset order, one at a time. */
 typedef struct SnapReader
 {
 	Portal		portal;
@@ -762,7 +765,7 @@ typedef struct SnapReader
 	StringInfoData spill;		/* a record that spans chunks */
 } SnapReader;
 
-/* Load the next staged chunk; false at the end. */
+/* Load the next chunk; false at the end. */
 static bool
 r_next_chunk(SnapReader *r)
 {
@@ -786,7 +789,7 @@ r_next_chunk(SnapReader *r)
 	if ((uint64) off != r->next_off)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("mailcluster: the staged snapshot has a gap"),
+				 errmsg("mailcluster: the snapshot being loaded has a gap"),
 				 errdetail("Expected a chunk at offset %llu, found one at %lld.",
 						   (unsigned long long) r->next_off, (long long) off)));
 	old = MemoryContextSwitchTo(r->chunkcxt);
@@ -1198,7 +1201,7 @@ l_record(SnapLoader *l, RecCursor *c, uint64 index)
 				if (idx != index)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("mailcluster: the staged snapshot is at index %llu, not %llu",
+							 errmsg("mailcluster: the snapshot being loaded is at index %llu, not %llu",
 									(unsigned long long) idx, (unsigned long long) index)));
 				l->started = true;
 				break;
@@ -1235,7 +1238,7 @@ l_record(SnapLoader *l, RecCursor *c, uint64 index)
 				if (nrows != l->rows || ntables != (uint32) list_length(l->tables))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("mailcluster: the staged snapshot is incomplete"),
+							 errmsg("mailcluster: the snapshot being loaded is incomplete"),
 							 errdetail("It announces %llu rows of %u tables; %llu rows of %d tables were read.",
 									   (unsigned long long) nrows, ntables,
 									   (unsigned long long) l->rows, list_length(l->tables))));
@@ -1249,26 +1252,102 @@ l_record(SnapLoader *l, RecCursor *c, uint64 index)
 
 /* See snapshot_store.h. */
 void
-mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
+mc_snapshot_keep_received(const mc_raft_snapshot_meta *meta)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT4OID, INT8OID};
-	Datum		args[4];
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "mailcluster snapshot install",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+	uint64		size = 0;
+	uint64		i,
+				nchunks;
+
+	/* offsets contiguous from 0 (octet_length reads no TOASTed bytes) */
+	args[0] = Int64GetDatum((int64) meta->index);
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_staged_offsets,
+								   "SELECT off, octet_length(data) FROM mailcluster._raft_snap_chunk"
+								   " WHERE staged AND idx = $1 ORDER BY off", 1, types),
+						 args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "mailcluster: reading the staged snapshot's offsets failed");
+	nchunks = SPI_processed;
+	for (i = 0; i < nchunks; i++)
+	{
+		bool		isnull;
+		int64		off = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		int32		len = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+
+		if ((uint64) off != size)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mailcluster: the staged snapshot %llu has a gap",
+							(unsigned long long) meta->index),
+					 errdetail("Expected a chunk at offset %llu, found one at %lld.",
+							   (unsigned long long) size, (long long) off)));
+		size += (uint64) len;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (nchunks == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mailcluster: the snapshot %llu to install has no staged chunk",
+						(unsigned long long) meta->index)));
+
+	/*
+	 * Keep it: drop the kept snapshots (rows a concurrent take holds are
+	 * left to it), then turn the staged rows into kept ones -- an UPDATE
+	 * of the flag, the TOASTed chunk bytes stay where they are.
+	 */
+	drop_kept(Int64GetDatum(PG_INT64_MAX));
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_keep_staged,
+								   "UPDATE mailcluster._raft_snap_chunk SET staged = false"
+								   " WHERE staged AND idx = $1", 1, types),
+						 args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_processed != nchunks)
+		elog(ERROR, "mailcluster: keeping the received snapshot's chunks failed");
+	/* staged rows of any other transfer */
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_stage_clear,
+								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
+	/* its rows are counted when the apply worker loads it */
+	put_head(meta->index, size, (int32) nchunks, 0, "installed");
+}
+
+/* See snapshot_store.h. */
+bool
+mc_snapshot_install_kept(uint64 index)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		args[2];
+	MemoryContext cxt;
+	MemoryContext old;
 	SnapLoader	l;
 	SnapReader	r;
 	RecCursor	c;
 	int			nest;
 	int			ret;
+	bool		isnull;
 	uint64		i;
 	ListCell   *lc;
 
 	/* the apply worker's batches check applied_index before they commit */
 	if (SPI_execute_plan(mc_spi_kept_plan(&plan_lock_applied,
 								   "SELECT applied_index FROM mailcluster._raft_applied FOR UPDATE", 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_SELECT)
+						 NULL, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "mailcluster: locking applied_index failed");
+	if ((uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											 &isnull)) >= index)
+		return true;			/* loaded already */
+	args[0] = Int64GetDatum((int64) index);
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_kept_exists,
+								   "SELECT 1 FROM mailcluster._raft_snap_chunk"
+								   " WHERE NOT staged AND idx = $1 AND off = 0", 1, types),
+						 args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "mailcluster: looking for the kept snapshot failed");
+	if (SPI_processed == 0)
+		return false;			/* replaced by a newer one meanwhile */
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "mailcluster snapshot install",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	/* the accounts are replaced: the published session state goes with them */
 	mc_session_state_forget_at_commit();
 
@@ -1301,53 +1380,38 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 	memset(&r, 0, sizeof(r));
 	r.chunkcxt = AllocSetContextCreate(cxt, "mailcluster snapshot chunk", ALLOCSET_DEFAULT_SIZES);
 	initStringInfo(&r.spill);
-	args[0] = Int64GetDatum((int64) meta->index);
 	r.portal = SPI_cursor_open_with_args(NULL,
 										 "SELECT off, data FROM mailcluster._raft_snap_chunk"
-										 " WHERE staged AND idx = $1 ORDER BY off",
+										 " WHERE NOT staged AND idx = $1 ORDER BY off",
 										 1, types, args, NULL, false, CURSOR_OPT_NO_SCROLL);
 	if (r.portal == NULL)
-		elog(ERROR, "mailcluster: opening the staged snapshot failed");
+		elog(ERROR, "mailcluster: opening the kept snapshot failed");
 	while (r_record(&r, &c))
 	{
-		l_record(&l, &c, meta->index);
+		l_record(&l, &c, index);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(r.portal);
 	if (!l.ended)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("mailcluster: the staged snapshot %llu is incomplete",
-						(unsigned long long) meta->index),
+				 errmsg("mailcluster: the received snapshot %llu is incomplete",
+						(unsigned long long) index),
 				 errdetail("%d chunks, %llu bytes, no end record.", r.nchunks,
 						   (unsigned long long) r.next_off)));
 
-	args[0] = Int64GetDatum((int64) meta->index);
 	if (SPI_execute_plan(mc_spi_kept_plan(&plan_set_applied,
 								   "UPDATE mailcluster._raft_applied SET applied_index = $1", 1, types),
 						 args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "mailcluster: setting applied_index failed");
 	AtEOXact_GUC(true, nest);
-
-	/*
-	 * Keep it for serving: drop the kept snapshots (rows a concurrent take
-	 * holds are left to it), then turn the staged rows into kept ones —
-	 * an UPDATE of the flag, the TOASTed chunk bytes stay where they are.
-	 */
-	drop_kept(Int64GetDatum(PG_INT64_MAX));
-	args[0] = Int64GetDatum((int64) meta->index);
-	if (SPI_execute_plan(mc_spi_kept_plan(&plan_keep_staged,
-								   "UPDATE mailcluster._raft_snap_chunk SET staged = false"
-								   " WHERE staged AND idx = $1", 1, types),
-						 args, NULL, false, 0) != SPI_OK_UPDATE ||
-		SPI_processed != (uint64) r.nchunks)
-		elog(ERROR, "mailcluster: keeping the installed snapshot's chunks failed");
-	/* staged rows of any other transfer */
-	if (SPI_execute_plan(mc_spi_kept_plan(&plan_stage_clear,
-								   "DELETE FROM mailcluster._raft_snap_chunk WHERE staged", 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "mailcluster: clearing the snapshot staging area failed");
-	put_head(meta->index, r.next_off, r.nchunks, l.rows, "installed");
+	/* the kept header's row count (gone if a newer snapshot replaced it) */
+	args[1] = Int64GetDatum((int64) l.rows);
+	if (SPI_execute_plan(mc_spi_kept_plan(&plan_count_rows,
+								   "UPDATE mailcluster._raft_snapshot SET nrows = $2 WHERE idx = $1",
+								   2, types),
+						 args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "mailcluster: storing the snapshot's row count failed");
 	foreach(lc, l.tables)
 	{
 		LoadTable  *t = lfirst(lc);
@@ -1357,9 +1421,10 @@ mc_snapshot_install_staged(const mc_raft_snapshot_meta *meta)
 		SPI_freeplan(t->plan_many);
 	}
 	ereport(DEBUG1,
-			(errmsg("mailcluster: snapshot at index %llu installed: %llu bytes in %d chunks, %llu rows",
-					(unsigned long long) meta->index, (unsigned long long) r.next_off, r.nchunks,
+			(errmsg("mailcluster: snapshot at index %llu loaded: %llu bytes in %d chunks, %llu rows",
+					(unsigned long long) index, (unsigned long long) r.next_off, r.nchunks,
 					(unsigned long long) l.rows)));
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+	return true;
 }
