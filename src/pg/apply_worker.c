@@ -4,7 +4,9 @@
  * cmd) through SPI, each batch in one transaction that also advances
  * mailcluster._raft_applied, so a crash re-applies nothing twice.  Then it
  * publishes the applied index and hands each local proposer its response.
- * It runs apart from the raft worker so a slow apply never delays heartbeats.
+ * It also loads the snapshots the raft worker received and kept
+ * (install_index, raft_shmem.h) before any entry after them.  It runs apart
+ * from the raft worker so a slow apply or load never delays heartbeats.
  */
 #include "postgres.h"
 

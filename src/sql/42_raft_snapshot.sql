@@ -16,15 +16,15 @@ CREATE TABLE mailcluster._raft_snapshot (
     idx     bigint PRIMARY KEY,       -- applied index the state is at
     size    bigint NOT NULL,          -- bytes of the stream (sum of chunk lengths)
     chunks  integer NOT NULL,
-    nrows   bigint NOT NULL,          -- rows of replicated tables it holds
+    nrows   bigint NOT NULL,          -- rows of replicated tables it holds (0 until a received one is loaded)
     made    text NOT NULL CHECK (made IN ('taken', 'installed'))
 );
 
 -- The chunks: those of kept snapshots (staged = false) and those of a
 -- snapshot being received from the leader (staged = true, idx = the
--- snapshot it belongs to).  Installing a staged snapshot turns its rows
--- into kept ones by flipping `staged`: an UPDATE that leaves the TOASTed
--- bytes where they are.
+-- snapshot it belongs to).  A completely received snapshot becomes a kept
+-- one by flipping `staged` (an UPDATE that leaves the TOASTed bytes where
+-- they are); the apply worker then loads the tables from the kept rows.
 CREATE TABLE mailcluster._raft_snap_chunk (
     staged  boolean NOT NULL,
     idx     bigint  NOT NULL,
