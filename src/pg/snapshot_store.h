@@ -4,11 +4,11 @@
  * chunk of it at a byte offset (leader's raft worker), staging received
  * chunks and keeping a completely received snapshot (follower's raft
  * worker), loading a kept snapshot into the replicated tables (apply
- * worker).  No
- * step holds the whole snapshot in memory or in one value.  All run inside
- * a transaction the caller started, with SPI connected and an active
- * snapshot pushed (mc_raft_in_transaction).  Format and tables:
- * snapshot_store.c, src/sql/42_raft_snapshot.sql, doc/raft-in-postgres.md.
+ * worker).  No step holds the whole snapshot in memory or in one value.
+ * All run inside a transaction the caller started, with SPI connected and
+ * an active snapshot pushed (mc_raft_in_transaction).  Code:
+ * snapshot_store.c (format, taking, serving), snapshot_load.c (receiving,
+ * loading); tables: src/sql/42_raft_snapshot.sql; doc/raft-in-postgres.md.
  */
 #ifndef MC_SNAPSHOT_STORE_H
 #define MC_SNAPSHOT_STORE_H
