@@ -19,6 +19,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "mc_guc.h"
@@ -112,7 +113,11 @@ raise_apply_error(const char *reply)
 
 /*
  * The response stored under rid in mailcluster._responses, copied into the
- * caller's context; false when there is none.
+ * caller's context; false when there is none.  Read with the latest
+ * snapshot, not the caller's: under REPEATABLE READ or SERIALIZABLE the
+ * transaction's snapshot predates the apply that stored the response of
+ * the write just made (TAP 033), and a retry must see a response committed
+ * since its transaction began.
  */
 static bool
 lookup_response(const char *rid, Datum *result)
@@ -125,10 +130,10 @@ lookup_response(const char *rid, Datum *result)
 	args[0] = CStringGetTextDatum(rid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "mailcluster: SPI_connect failed");
-	ret = SPI_execute_plan(mc_spi_kept_plan(&response_plan,
-											"SELECT response FROM mailcluster._responses WHERE request_id = $1",
-											1, types),
-						   args, NULL, false, 1);
+	ret = SPI_execute_snapshot(mc_spi_kept_plan(&response_plan,
+												"SELECT response FROM mailcluster._responses WHERE request_id = $1",
+												1, types),
+							   args, NULL, GetLatestSnapshot(), InvalidSnapshot, true, false, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;

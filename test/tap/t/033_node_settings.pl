@@ -9,7 +9,7 @@
 # lock_timeout = 1ms.  The workers pin their own values
 # (src/pg/worker_session.c).  The writes go through nodes 1 and 3 and
 # include an email destroy (ON DELETE CASCADE), a request kept under a
-# request_id and an upload.
+# request_id, an upload and a response too big for a proposal slot.
 # Gossip UDP ports 21330-21332, Raft RPC TCP ports 21830-21832, both
 # + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
@@ -69,6 +69,12 @@ my $set = jmap($odd_node, qq([["Email/set", {"accountId": "$acct",
 is(jget($odd_node, $set, '{methodResponses,0,1,destroyed}'), qq(["$emails[1]"]),
 	'Email/set through node 3 destroyed an email');
 ok(jget($odd_node, $set, '{methodResponses,1,1,created,n,id}') =~ /^M/, 'and created a mailbox');
+# A later call of the same request sees what an earlier one wrote, though
+# node 3's serializable transaction took its snapshot before that write.
+my $seq = jmap($odd_node, qq([["Mailbox/set", {"accountId": "$acct", "create": {"m": {"name": "Seen at once"}}}, "0"],
+	["Mailbox/get", {"accountId": "$acct", "ids": ["#m"], "properties": ["name"]}, "1"]]));
+is(jget($odd_node, $seq, '{methodResponses,1,1,list,0,name}'), 'Seen at once',
+	'Mailbox/get after Mailbox/set in one request on node 3 sees the new mailbox: ' . jget($odd_node, $seq, '{methodResponses,1,1}'));
 my $up = $odd_node->safe_psql('postgres', qq{SELECT mailcluster.blob_upload('$acct', '\\x00ff10'::bytea, 'application/x-test')});
 like($up, qr/"size": 3/, 'an upload through node 3');
 
@@ -92,6 +98,13 @@ ok($lnode->wait_for_log(qr/Raft batches of at most 65536 bytes/, $log_pos),
 my $big = $lnode->safe_psql('postgres',
 	qq{SELECT count(mailcluster._raft_submit(jsonb_build_object('op', 'record_response', 'response', jsonb_build_object('pad', repeat('x', 100000))))) FROM generate_series(1, 3)});
 is($big, '3', 'three writes of 100 kB each commit with 64 kB batches');
+# A response too big for the proposer's slot is read back from
+# _responses once applied: node 3's serializable transactions must see it
+# (the transaction's snapshot predates the apply's commit).
+my (undef, $big_out, $big_err) = $odd_node->psql('postgres',
+	qq{SELECT mailcluster._raft_submit(jsonb_build_object('op', 'record_response', 'response', jsonb_build_object('pad', repeat('y', 20000))))::text});
+like($big_out, qr/^\{"pad": "y{20000}"\}$/,
+	'a 20 kB response comes back through node 3, serializable by default' . ($big_err ? ": $big_err" : ''));
 my %sums2 = checksums(\@nodes, 30);
 is(scalar(keys %sums2), 1, 'equal state_checksum after them: ' . join(' | ', keys %sums2));
 
