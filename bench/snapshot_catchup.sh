@@ -48,7 +48,7 @@ size=$(psql_at "$P" -c "SELECT size FROM mailcluster._raft_snapshot WHERE idx = 
 log "snapshot at index $snap, $size bytes"
 
 t_start=$(now)
-as_user "$PGBIN/pg_ctl" -D "$(mc_dir "$F")" -l "$(mc_dir "$F")/server.log" -w -t 120 start >/dev/null || die "start node $F"
+mc_start_node "$F"
 acking=0 max_gap=0 t_done=""
 while :; do
 	age=$(psql_at "$P" -c "SELECT coalesce(extract(epoch FROM clock_timestamp() - last_ack), 1e9)
