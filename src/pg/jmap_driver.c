@@ -33,7 +33,6 @@
 PG_FUNCTION_INFO_V1(mc_jmap);
 
 
-static SPIPlanPtr stored_plan = NULL;
 static SPIPlanPtr fence_plan = NULL;
 
 static JsonbValue
@@ -316,21 +315,12 @@ mc_jmap(PG_FUNCTION_ARGS)
 	static const char *const account_not_found[] = {"accountNotFound"};
 	JsonbParseState *st = NULL;
 	Jsonb	   *out;
-	bool		found;
 	Datum		d;
 
 	if (rid != NULL)
 	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1];
-
 		mc_check_request_id(rid, MC_REQUEST_ID_MAX);
-		values[0] = CStringGetTextDatum(psprintf("jmap:%s", rid));
-
-		d = query_one(&stored_plan,
-					  "SELECT r.response FROM mailcluster._responses r WHERE r.request_id = $1",
-					  1, types, values, false, &found);
-		if (found)
+		if (mc_lookup_response(psprintf("jmap:%s", rid), &d))
 			PG_RETURN_DATUM(d);
 	}
 	problem = mc_jmap_problem_of(request);

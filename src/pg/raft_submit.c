@@ -119,8 +119,8 @@ raise_apply_error(const char *reply)
  * the write just made (TAP 033), and a retry must see a response committed
  * since its transaction began.
  */
-static bool
-lookup_response(const char *rid, Datum *result)
+bool
+mc_lookup_response(const char *rid, Datum *result)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1];
@@ -159,7 +159,7 @@ stored_response(const char *rid)
 {
 	Datum		result = (Datum) 0;
 
-	if (!lookup_response(rid, &result))
+	if (!mc_lookup_response(rid, &result))
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("mailcluster: the write was applied but its response was not found"),
@@ -280,7 +280,7 @@ mc_submit_command(Jsonb *cmd, char *rid)
 	{
 		Datum		stored;
 
-		if (lookup_response(rid, &stored))
+		if (mc_lookup_response(rid, &stored))
 			return stored;
 	}
 	/* tests only: the placeholder mcjmap.fault_submit, with fault injection on */

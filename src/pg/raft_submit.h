@@ -21,6 +21,15 @@
 extern Datum mc_submit_command(Jsonb *cmd, char *rid);
 
 /*
+ * The response stored under rid in mailcluster._responses, as a jsonb Datum
+ * copied into the caller's context; false when there is none.  Read with
+ * the latest snapshot, not the transaction's: it sees a response committed
+ * by the apply worker after a REPEATABLE READ or SERIALIZABLE transaction
+ * began.  Connects and finishes SPI itself.
+ */
+extern bool mc_lookup_response(const char *rid, Datum *result);
+
+/*
  * Longest request id a caller may give (bytes).  Every applied request id
  * becomes a key of _responses' primary key, whose btree refuses keys over
  * about 2.7 KB with program_limit_exceeded; ids of any length used to reach

@@ -75,6 +75,22 @@ my $seq = jmap($odd_node, qq([["Mailbox/set", {"accountId": "$acct", "create": {
 	["Mailbox/get", {"accountId": "$acct", "ids": ["#m"], "properties": ["name"]}, "1"]]));
 is(jget($odd_node, $seq, '{methodResponses,1,1,list,0,name}'), 'Seen at once',
 	'Mailbox/get after Mailbox/set in one request on node 3 sees the new mailbox: ' . jget($odd_node, $seq, '{methodResponses,1,1}'));
+# A retried request_id inside one serializable transaction is answered
+# from the response stored by the first try, which the apply committed
+# after the transaction's snapshot: a mailbox renamed in between must not
+# show in the retry's Mailbox/get.
+my $using = q{'["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"]'::jsonb};
+my $rr_req = qq{jsonb_build_object('using', $using, 'methodCalls', \$j\$[["Mailbox/set", {"accountId": "$acct", "create": {"m": {"name": "First name"}}}, "0"],
+	["Mailbox/get", {"accountId": "$acct", "ids": ["#m"], "properties": ["name"]}, "1"]]\$j\$::jsonb)};
+my $rr = $odd_node->safe_psql('postgres', qq{BEGIN;
+SELECT mailcluster.jmap($rr_req, 'rr-1') AS r1 \\gset
+SELECT mailcluster.jmap(jsonb_build_object('using', $using, 'methodCalls', jsonb_build_array(jsonb_build_array('Mailbox/set',
+	jsonb_build_object('accountId', '$acct', 'update', jsonb_build_object(:'r1'::jsonb #>> '{methodResponses,0,1,created,m,id}',
+		'{"name": "Renamed"}'::jsonb)), 'u')))) #>> '{methodResponses,0,1,updated}' IS NOT NULL AS renamed;
+SELECT (mailcluster.jmap($rr_req, 'rr-1') #>> '{methodResponses,1,1,list,0,name}') || ' ' || current_setting('transaction_isolation');
+COMMIT;});
+is($rr, "t\nFirst name serializable",
+	'a request_id retried in the same serializable transaction on node 3 returns the stored response, not a rerun');
 my $up = $odd_node->safe_psql('postgres', qq{SELECT mailcluster.blob_upload('$acct', '\\x00ff10'::bytea, 'application/x-test')});
 like($up, qr/"size": 3/, 'an upload through node 3');
 
