@@ -2,7 +2,8 @@
  * raft_sim.c — deterministic simulation of a Raft cluster built on the pure
  * core (src/core/raft*.c): one seed fixes the network (loss, delay,
  * reordering, duplication, one- and two-way partitions), crashes and
- * restarts from disk, slow disks, client proposals with retries,
+ * restarts from disk, slow disks, a host that applies apart from its
+ * ready batches (as apply_worker.c does), client proposals with retries,
  * membership changes (add learner, promote, remove — the leader included),
  * snapshots, leadership transfers, leader-lost hints and ReadIndex reads.
  * The checkers of rsim_check.c / rsim_host.c run after every step; after
@@ -541,6 +542,8 @@ next_event_time(rsim_world *w, uint64_t next_action)
 			t = n->next_tick;
 		if (n->crash_at && n->crash_at < t)
 			t = n->crash_at;
+		if (n->apply_at && n->apply_at < t)
+			t = n->apply_at;
 	}
 	return t;
 }
@@ -607,17 +610,27 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 	check_liveness = w->base_cfg.pre_vote && w->base_cfg.check_quorum;
 	/* the production host holds its proposals while a round is open */
 	w->host_holds = rsim_rng_chance(&w->rng, 750);
+	/*
+	 * The production host applies apart from its raft worker: committed
+	 * entries and received snapshots a little later, from disk, into a
+	 * state that survives crashes (apply_worker.c).  Half the seeds run
+	 * that host, half apply within the ready batch.
+	 */
+	w->apply_apart = rsim_rng_chance(&w->rng, 500);
+	w->apply_delay_max = rsim_rng_chance(&w->rng, 200) ? rsim_rng_range(&w->rng, 100, 400)
+		: rsim_rng_range(&w->rng, 0, 30);
 	/* snapshots of a few (tiny batches) to a dozen chunks */
 	w->snap_filler = (size_t) rsim_rng_range(&w->rng, 0, w->base_cfg.max_batch_bytes * 8);
 	w->n_clients = n_clients_default;
 	for (v = 0; v < w->n_clients; v++)
 		w->clients[v].id = (uint64_t) v;
-	rsim_trace(w, 1, "seed %llu nodes %d: ET %d delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d host_holds %d",
+	rsim_trace(w, 1, "seed %llu nodes %d: ET %d delay 1..%llu dup %u hb %d batch %u inflight %d uncommitted %llu pre_vote %d check_quorum %d host_holds %d apply_apart %d (0..%llu ms)",
 			   (unsigned long long) seed, nodes, w->base_cfg.election_ticks,
 			   (unsigned long long) w->net.delay_max,
 			   w->net.dup_permille, w->base_cfg.heartbeat_ticks, w->base_cfg.max_batch_bytes,
 			   w->base_cfg.max_inflight, (unsigned long long) w->base_cfg.max_uncommitted_bytes,
-			   w->base_cfg.pre_vote, w->base_cfg.check_quorum, w->host_holds);
+			   w->base_cfg.pre_vote, w->base_cfg.check_quorum, w->host_holds,
+			   w->apply_apart, (unsigned long long) w->apply_delay_max);
 
 	memset(&boot, 0, sizeof(boot));
 	for (id = 1; id <= nodes; id++)
@@ -654,6 +667,8 @@ run_one(uint64_t seed, int nodes, int verbose, uint64_t *sim_ms)
 				crash_node(w, id);
 			if (n->up && n->busy && n->busy_until <= w->now)
 				rsim_host_disk_done(w, id);
+			if (n->up && n->apply_at && n->apply_at <= w->now)
+				rsim_host_apply(w, id);
 		}
 		for (id = 1; id < RSIM_MAX_NODES; id++)
 		{

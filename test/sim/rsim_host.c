@@ -3,9 +3,11 @@
  * instance, keeps its disk (hard state, log, snapshot) and a mirror of its
  * in-memory log, and carries out each ready batch in the order raft.h
  * prescribes, with an optional slow disk (persistence completes later; the
- * node takes no input meanwhile).  It reports every observation to the
- * checkers and adds the durability checks of R32: a vote or an append ack
- * is never sent before what it promises is on disk.
+ * node takes no input meanwhile), and an optional apply apart from the
+ * batches (later, from disk, snapshots loaded there; apply_worker.c's way).
+ * It reports every observation to the checkers and adds the durability
+ * checks of R32: a vote or an append ack is never sent before what it
+ * promises is on disk.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +49,7 @@ rsim_host_start(rsim_world *w, int id, const mc_raft_conf *bootstrap)
 	rsim_node  *n = &w->nodes[id];
 	mc_raft_config cfg = w->base_cfg;
 	char		err[256] = "";
+	bool		restart = n->exists;
 
 	if (n->up)
 		return;
@@ -71,11 +74,25 @@ rsim_host_start(rsim_world *w, int id, const mc_raft_conf *bootstrap)
 	cfg.id = (uint32_t) id;
 	cfg.seed = rsim_rng_next(&w->rng);
 	cfg.applied = n->disk.has_snap ? n->disk.snap.index : 0;
-	if (n->disk.has_snap)
+	if (w->apply_apart && restart)
+	{
+		/*
+		 * The applied state survived (the real host's tables): the core
+		 * hands out only what comes after it, and a snapshot kept but not
+		 * loaded yet is loaded by the next apply step (raft_boot.c).
+		 */
+		if (n->sm.applied > cfg.applied)
+			cfg.applied = n->sm.applied;
+		n->commit_seen = cfg.applied;
+		n->apply_at = n->sm.applied < cfg.applied ? w->now + 1 : 0;
+	}
+	else if (n->disk.has_snap)
 	{
 		if (!rsim_sm_decode(n->disk.snap_data, n->disk.snap_len, &n->sm))
 			rsim_check_fail(w->check, w->now, "node %d: its own snapshot on disk does not decode", id);
 		n->sm.conf = n->disk.snap.conf;
+		n->commit_seen = cfg.applied;
+		n->apply_at = 0;
 	}
 	else
 		rsim_sm_init(&n->sm, NULL);
@@ -534,6 +551,91 @@ apply_committed(rsim_world *w, int id, const mc_raft_entry *e)
 				   (unsigned long long) e->index, n->sm.conf.n_voters, n->sm.conf.n_learners);
 }
 
+/* ---- apply apart (the production host's apply worker) ------------------ */
+
+static void
+schedule_apply(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (n->apply_at == 0)
+		n->apply_at = w->now + rsim_rng_range(&w->rng, 0, w->apply_delay_max);
+}
+
+/*
+ * Step 6 with the apply apart: the raft worker only raises the index the
+ * apply step may reach (commit_for_apply).  The core hands each committed
+ * index out once per incarnation, in order, after what the host applied or
+ * kept; and only once it is on disk, where the apply step will read it.
+ */
+static void
+hand_to_apply(rsim_world *w, int id, const mc_raft_entry *e)
+{
+	rsim_node  *n = &w->nodes[id];
+	uint64_t	after = n->commit_seen;
+
+	if (n->disk.has_snap && n->disk.snap.index > after)
+		after = n->disk.snap.index;
+	if (e->index != after + 1)
+		rsim_check_fail(w->check, w->now, "node %d: committed index %llu handed out after %llu (snapshot %llu)",
+						id, (unsigned long long) e->index, (unsigned long long) n->commit_seen,
+						(unsigned long long) (n->disk.has_snap ? n->disk.snap.index : 0));
+	if (e->index > rsim_log_last(&n->disk.log))
+		rsim_check_fail(w->check, w->now, "node %d: committed index %llu handed out before it is on disk (disk ends at %llu)",
+						id, (unsigned long long) e->index,
+						(unsigned long long) rsim_log_last(&n->disk.log));
+	if (e->index > n->commit_seen)
+		n->commit_seen = e->index;
+	schedule_apply(w, id);
+}
+
+void
+rsim_host_apply(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+	rsim_disk  *d = &n->disk;
+	uint64_t	budget = rsim_rng_range(&w->rng, 1, 64);
+	uint64_t	app;
+
+	n->apply_at = 0;
+	if (!n->up)
+		return;
+	if (d->has_snap && d->snap.index > n->sm.applied)
+	{
+		rsim_sm		sm;
+
+		/* the kept snapshot first, before any entry after it */
+		if (!rsim_sm_decode(d->snap_data, d->snap_len, &sm))
+		{
+			rsim_check_fail(w->check, w->now, "node %d: its kept snapshot %llu does not decode",
+							id, (unsigned long long) d->snap.index);
+			return;
+		}
+		if (rsim_check_app_hash_at(w->check, sm.applied, &app) && app != sm.app)
+			rsim_check_fail(w->check, w->now, "state machine safety: node %d loads a snapshot at %llu that differs from what was applied there",
+							id, (unsigned long long) sm.applied);
+		sm.conf = d->snap.conf;
+		n->sm = sm;
+		rsim_trace(w, 1, "node %d loads its kept snapshot at %llu", id,
+				   (unsigned long long) d->snap.index);
+	}
+	while (budget-- > 0 && n->sm.applied < n->commit_seen)
+	{
+		uint64_t	i = n->sm.applied + 1;
+
+		if (i <= d->log.base_index || i > rsim_log_last(&d->log))
+		{
+			rsim_check_fail(w->check, w->now, "node %d: committed index %llu to apply is not on disk (log %llu..%llu)",
+							id, (unsigned long long) i, (unsigned long long) d->log.base_index + 1,
+							(unsigned long long) rsim_log_last(&d->log));
+			return;
+		}
+		apply_committed(w, id, &d->log.e[i - d->log.base_index - 1]);
+	}
+	if (n->sm.applied < n->commit_seen)
+		schedule_apply(w, id);
+}
+
 static void
 serve_read(rsim_world *w, int id, const mc_raft_read_state *rs)
 {
@@ -642,6 +744,7 @@ complete_batch(rsim_world *w, int id)
 	size_t		k,
 				nreq;
 	mc_raft_snap_request *reqs;
+	uint64_t	installed_chain = d->log.base_chain;
 
 	/* 1. stage chunks */
 	for (k = 0; k < rd->n_snap_chunks; k++)
@@ -670,7 +773,11 @@ complete_batch(rsim_world *w, int id)
 								  rd->has_hard_state ? rd->hs.term : d->hs.term,
 								  sm.applied, sm.applied_term, sm.chain);
 			sm.conf = rd->install->conf;
-			n->sm = sm;
+			installed_chain = sm.chain;
+			if (w->apply_apart)
+				schedule_apply(w, id);	/* loaded by the apply step, later */
+			else
+				n->sm = sm;
 			free(d->snap_data);
 			d->snap_data = malloc(d->staging_len ? d->staging_len : 1);
 			if (!d->snap_data)
@@ -687,7 +794,7 @@ complete_batch(rsim_world *w, int id)
 	/* 3. truncate + append, mirroring what the mirror already did */
 	log_apply_batch(w, id, &d->log, rd, false, "disk");
 	if (rd->install)
-		d->log.base_chain = n->sm.chain;
+		d->log.base_chain = installed_chain;
 	/* 4. hard state */
 	if (rd->has_hard_state)
 	{
@@ -736,9 +843,14 @@ complete_batch(rsim_world *w, int id)
 	/* 5. messages (already sent at ready time when send_first) */
 	if (!rd->send_first)
 		send_batch_msgs(w, id, rd);
-	/* 6. apply */
+	/* 6. apply (apply apart: hand the entries to the apply step) */
 	for (k = 0; k < rd->n_committed; k++)
-		apply_committed(w, id, &rd->committed[k]);
+	{
+		if (w->apply_apart)
+			hand_to_apply(w, id, &rd->committed[k]);
+		else
+			apply_committed(w, id, &rd->committed[k]);
+	}
 	/* 7. reads */
 	for (k = 0; k < rd->n_reads; k++)
 		serve_read(w, id, &rd->reads[k]);

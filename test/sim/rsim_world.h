@@ -80,6 +80,9 @@ typedef struct rsim_node
 	uint64_t	acked_term;
 	bool		was_leader_in_term; /* R4 check done for leader_term */
 	uint64_t	leader_term;
+	/* apply apart (w->apply_apart): the production host's apply worker */
+	uint64_t	commit_seen;	/* highest committed index handed out */
+	uint64_t	apply_at;		/* next apply step (0 = none scheduled) */
 } rsim_node;
 
 typedef struct rsim_client
@@ -128,6 +131,11 @@ typedef struct rsim_world
 											 * persisting it (storms) */
 	bool		host_holds;		/* the host's group commit: no proposal on a
 								 * leader with a round open (raft_requests.c) */
+	bool		apply_apart;	/* the production host's apply: committed
+								 * entries and received snapshots are applied
+								 * later, from disk, by a separate step whose
+								 * state survives crashes (apply_worker.c) */
+	uint64_t	apply_delay_max;	/* that step runs 0..this ms after work */
 	/* statistics for the summary */
 	uint64_t	n_commits_seen;
 	uint64_t	n_crashes;
@@ -162,6 +170,13 @@ void		rsim_host_disk_done(rsim_world *w, int id);
  * run the per-step checks on it.  Call after any input to the core.
  */
 void		rsim_host_pump(rsim_world *w, int id);
+
+/*
+ * Apply apart: the apply step of node id runs now.  It loads the kept
+ * snapshot if the disk's is above the state machine, then applies up to a
+ * batch of the committed entries it was handed, read from the disk log.
+ */
+void		rsim_host_apply(rsim_world *w, int id);
 
 /* Host captures its state machine in a snapshot and tells the core. */
 void		rsim_host_snapshot(rsim_world *w, int id);
