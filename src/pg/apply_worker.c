@@ -59,12 +59,12 @@
  * or the leader's commit notice (on a follower, for a forwarded write)
  * instead of following it.  If ahead_epoch moves meanwhile (a truncation,
  * a snapshot install or a rewrite of stored entries is coming), or the
- * commit takes longer than APPLY_AHEAD_WAIT_MS, the transaction is rolled
- * back and the entries are applied again once committed.  Nothing of an
- * entry is visible, to readers or to the applied index, before its
- * commit.
+ * commit takes longer than mailcluster.apply_ahead_wait (200 ms by
+ * default; TAP 034 raises it so only the withdrawal can end the wait),
+ * the transaction is rolled back and the entries are applied again once
+ * committed.  Nothing of an entry is visible, to readers or to the applied
+ * index, before its commit.
  */
-#define APPLY_AHEAD_WAIT_MS 200
 
 /*
  * Running ahead costs the apply worker a second wake-up per round (about
@@ -247,10 +247,10 @@ wait_ahead_committed(ApplyBatch *b)
 		if (committed)
 			return true;
 		if (ShutdownRequestPending ||
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), APPLY_AHEAD_WAIT_MS))
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), mc_apply_ahead_wait_ms))
 			return false;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 APPLY_AHEAD_WAIT_MS, PG_WAIT_EXTENSION);
+						 mc_apply_ahead_wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -26,6 +26,7 @@ const char *const mc_role_names[MC_NUM_ROLES] = {
 
 int			mc_node_id = 0;
 int			mc_maintenance_interval_s = 60;
+int			mc_apply_ahead_wait_ms = 200;
 int			mc_purge_keep_entries = 10000;
 int			mc_purge_blob_grace_s = 3600;
 char	   *mc_bind_addr = NULL;
@@ -378,6 +379,11 @@ mc_guc_define(void)
 	DefineCustomIntVariable("mailcluster.maintenance_interval",
 							"Period of the maintenance worker's purge round (purge_run()); 0 = no rounds.",
 							NULL, &mc_maintenance_interval_s, 60, 0, 86400, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("mailcluster.apply_ahead_wait",
+							"Longest an apply run ahead of its entries' commit waits for it before rolling back.",
+							"The entries are then applied again once committed (doc/raft-in-postgres.md, apply ahead).",
+							&mc_apply_ahead_wait_ms, 200, 1, 60000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("mailcluster.purge_keep_entries",
 							"Log indexes of /changes history a purge round keeps (purge_run()'s default).",

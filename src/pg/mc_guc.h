@@ -57,6 +57,7 @@ extern bool mc_enable_fault_injection;
 extern int	mc_maintenance_interval_s;
 extern int	mc_purge_keep_entries;
 extern int	mc_purge_blob_grace_s;
+extern int	mc_apply_ahead_wait_ms;
 
 /* Define all settings; FATAL if any preloaded value was refused. */
 extern void mc_guc_define(void);

@@ -9,10 +9,12 @@
 # cut-off leader, which appends it and replicates it to the replica only:
 # stored there, never committed.  The other three elect a new leader whose
 # log lacks that entry; its first appends make the replica truncate it.
-# The replica's ahead transaction has given up (APPLY_AHEAD_WAIT_MS) by
-# then: this timeline does not force the raft worker's withdrawal of an
-# ahead batch still waiting when a truncation comes (raft_ready.c); it
-# checks the end-to-end outcome, which that withdrawal also protects.
+# The replica waits up to a minute for an ahead transaction's commit
+# (mailcluster.apply_ahead_wait = 60s, 200 ms by default), so its ahead
+# transaction is still waiting when the truncation comes: only the raft
+# worker's withdrawal (raft_ready.c) can end it before the new leader's
+# entry at the same index commits.  Without that withdrawal it would then
+# commit the old leader's entry there (the replica's state would differ).
 # Gossip UDP ports 21340-21344, RPC + MC_TAP_PORT_SHIFT (test/tap/MCTest.pm).
 use strict;
 use warnings;
@@ -55,7 +57,7 @@ $nodes[3]->start;
 $nodes[3]->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
 ok(defined wait_for($nodes[0], "SELECT 4 = ANY(voters) FROM mailcluster.raft_status", 30, interval => 0.2),
 	'node 4 joined as a voter');
-my $F = node(5, 'mailcluster.replica = on');
+my $F = node(5, "mailcluster.replica = on\nmailcluster.apply_ahead_wait = '60s'");
 push @nodes, $F;
 $F->start;
 $F->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
@@ -96,8 +98,13 @@ ok(defined wait_for($F, "SELECT last_log_index > commit_index FROM mailcluster.r
 	'the replica stored the forwarded entry, uncommitted');
 is($F->safe_psql('postgres', "SELECT count(*) FROM mailcluster.accounts WHERE name = 'trunc-fwd'"),
 	'0', 'the replica shows none of the uncommitted entry');
-ok(defined wait_for($F, "SELECT value > $abandoned_before FROM mailcluster.metrics WHERE name = 'raft_apply_ahead_abandoned_total'", 10),
-	'the replica ran it ahead and rolled it back');
+my $ahead_open = q{SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                    WHERE a.backend_type = 'mailcluster apply' AND l.relation = 'mailcluster.accounts'::regclass};
+ok(defined wait_for($F, $ahead_open, 10),
+	'the replica runs it ahead: its apply transaction holds its lock on accounts, waiting for the commit');
+sleep 1;
+is(metric($F, 'raft_apply_ahead_abandoned_total'), $abandoned_before,
+	'and has not given up a second later (apply_ahead_wait = 60s)');
 my ($k, $kterm) = split /\|/, $F->safe_psql('postgres',
 	'SELECT idx || \'|\' || term FROM mailcluster._raft_log ORDER BY idx DESC LIMIT 1');
 
@@ -114,6 +121,9 @@ ok(defined wait_for($F, "SELECT leader_id = $nl FROM mailcluster.raft_status", 3
 	'the replica follows the new leader');
 ok(defined wait_for($F, "SELECT term > $kterm FROM mailcluster._raft_log WHERE idx = $k", 30),
 	"the replica's entry $k of term $kterm was replaced by the new leader's");
+ok(defined wait_for($F, "SELECT value > $abandoned_before FROM mailcluster.metrics WHERE name = 'raft_apply_ahead_abandoned_total'", 10),
+	'the truncation withdrew the waiting ahead transaction: rolled back');
+ok(defined wait_for($F, "SELECT NOT ($ahead_open)", 10), 'its lock on accounts is gone');
 $bg->finish;
 my $state = $? == 0 ? 'ok' : $err =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : "?? $err";
 like($state, qr/^(ok|MC001)$/, "the forwarded write ended ($state): re-proposed to the new leader, or timed out");
