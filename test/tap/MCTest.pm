@@ -25,12 +25,13 @@ use warnings;
 use Exporter 'import';
 use Time::HiRes qw(time usleep);
 use IO::Socket::INET;
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 
 our @EXPORT_OK = qw(port ports rpc_port port_shift make_node
   wait_for wait_all wait_log wait_pid_gone wait_port_free
   agreed_leader checksums converged metric
-  jmap jget eml);
+  jmap jget eml standalone_node run_sql_script);
 
 use constant RPC_OFFSET => 500;
 use constant { BASE_MIN => 21000, BASE_MAX => 21999 };
@@ -313,6 +314,42 @@ sub jget
 {
 	my ($node, $json, $path) = @_;
 	return $node->safe_psql('postgres', qq{SELECT \$j\$$json\$j\$::jsonb #>> '$path'});
+}
+
+# A started standalone node (no gossip, no RPC: its own one-voter cluster)
+# with the extension created, once it leads; dies if it does not within 30 s.
+sub standalone_node
+{
+	my ($name) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mailcluster'
+mailcluster.raft_commit_timeout = 5000
+});
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+	defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30)
+	  or die "standalone node $name did not lead within 30 s\n";
+	return $node;
+}
+
+# Run the SQL text $sql on $node as one psql script (one statement per line,
+# going on after errors) through file $name in the test's tmp_check.
+# Returns (stdout, a list of its error lines: ERROR, FATAL, PANIC or a lost
+# connection, with SQLSTATEs).
+sub run_sql_script
+{
+	my ($node, $name, $sql) = @_;
+	my $file = "$PostgreSQL::Test::Utils::tmp_check/$name";
+	open(my $fh, '>', $file) or die "open $file: $!";
+	print $fh $sql;
+	close($fh);
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $node->installed_command('psql'), '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=0',
+			'-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	return ($out, grep { /ERROR|FATAL|PANIC|server closed/ } split /\n/, $err);
 }
 
 # A sample message of test/data/mail as a bytea literal.

@@ -18,25 +18,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
-use IPC::Run;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for eml);
+use MCTest qw(eml standalone_node run_sql_script);
 
 my $seed = $ENV{MC_FUZZ_SEED} // 1;
 my $n = $ENV{MC_FUZZ_N} // 3000;
 srand($seed);
 
-my $node = PostgreSQL::Test::Cluster->new('jfuzz');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.raft_commit_timeout = 5000
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
-ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30),
-	'standalone node leads');
+my $node = standalone_node('jfuzz');
 
 my $acct = $node->safe_psql('postgres', q{SELECT mailcluster.account_create('fuzz')});
 my $email = $node->safe_psql('postgres', "SELECT mailcluster.deliver('$acct', " . eml('attachment') . ')');
@@ -162,15 +152,9 @@ for my $i (1 .. $n)
 	  . " FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r->'methodResponses') = 'array' THEN r->'methodResponses' END) m),"
 	  . " r->>'type', '?') FROM mailcluster.jmap(\$j\$$text\$j\$::jsonb, $rid) r;\n";
 }
-my $file = $PostgreSQL::Test::Utils::tmp_check . "/jfuzz_$seed.sql";
-open(my $fh, '>:encoding(UTF-8)', $file) or die "open $file: $!";
-print $fh $sql;
-close($fh);
-
-my ($out, $err) = ('', '');
-IPC::Run::run([ $node->installed_command('psql'), '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=0', '-v', 'VERBOSITY=verbose',
-		'-d', $node->connstr('postgres'), '-f', $file ], '>', \$out, '2>', \$err);
-my @errors = grep { /ERROR|FATAL|PANIC|server closed/ } split /\n/, $err;
+my $sql_utf8 = $sql;
+utf8::encode($sql_utf8);
+my ($out, @errors) = run_sql_script($node, "jfuzz_$seed.sql", $sql_utf8);
 is(scalar(@errors), 0, "seed $seed: no jmap() call raised an error or lost its connection"
 	  . (@errors ? ' (first: ' . join(' / ', @errors[ 0 .. ($#errors < 2 ? $#errors : 2) ]) . ')' : ''));
 my @rows = grep { /^Q\d+\|/ } split /\n/, $out;

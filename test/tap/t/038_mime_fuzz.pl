@@ -17,10 +17,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for);
+use MCTest qw(standalone_node run_sql_script);
 
 my $seed = $ENV{MC_FUZZ_SEED} // 1;
 my $n = $ENV{MC_FUZZ_N} // 3000;
@@ -75,15 +74,7 @@ my @msgs = map {
 	rand() < 0.97 ? mutate(pick(@samples)) : join('', map { chr(int(rand(256))) } 1 .. int(rand(501)))
 } 1 .. $n;
 
-my $node = PostgreSQL::Test::Cluster->new('mfuzz');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.raft_commit_timeout = 5000
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
-ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30), 'standalone node leads');
+my $node = standalone_node('mfuzz');
 
 my $sql = '';
 for my $i (0 .. $#msgs)
@@ -91,14 +82,7 @@ for my $i (0 .. $#msgs)
 	$sql .= "SELECT 'M$i|' || (mailcluster._parse_message('\\x" . unpack('H*', $msgs[$i])
 	  . "'::bytea, 'B$i') ->> 'size');\n";
 }
-my $file = $PostgreSQL::Test::Utils::tmp_check . "/mfuzz_$seed.sql";
-open(my $fh, '>', $file) or die "open $file: $!";
-print $fh $sql;
-close($fh);
-my ($out, $err) = ('', '');
-IPC::Run::run([ $node->installed_command('psql'), '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=0', '-v', 'VERBOSITY=verbose',
-		'-d', $node->connstr('postgres'), '-f', $file ], '>', \$out, '2>', \$err);
-my @errors = grep { /ERROR|FATAL|PANIC|server closed/ } split /\n/, $err;
+my ($out, @errors) = run_sql_script($node, "mfuzz_$seed.sql", $sql);
 is(scalar(@errors), 0, "seed $seed: every message parsed"
 	  . (@errors ? ' (first: ' . join(' / ', @errors[ 0 .. ($#errors < 2 ? $#errors : 2) ]) . ')' : ''));
 my %size = map { /^M(\d+)\|(\d+)$/ ? ($1 => $2) : () } split /\n/, $out;
