@@ -14,16 +14,9 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use MCTest qw(wait_for wait_pid_gone);
+use MCTest qw(wait_for wait_pid_gone standalone_node);
 
-my $node = PostgreSQL::Test::Cluster->new('single');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'mailcluster'
-mailcluster.raft_commit_timeout = 5000
-});
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION mailcluster');
+my $node = standalone_node('single');
 
 ok(defined wait_for($node, "SELECT role = 'leader' FROM mailcluster.raft_status", 30, strict => 1),
 	'standalone node becomes its own leader');
