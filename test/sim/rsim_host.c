@@ -43,6 +43,22 @@ free_inbox(rsim_node *n)
 
 /* ---- start / crash ------------------------------------------------------ */
 
+/*
+ * The state machine becomes the snapshot on node id's disk (a restart, or
+ * the apply step loading a kept snapshot).  Its bytes were checked against
+ * what was applied at its index when they were installed or taken.
+ */
+static void
+load_disk_snapshot(rsim_world *w, int id)
+{
+	rsim_node  *n = &w->nodes[id];
+
+	if (!rsim_sm_decode(n->disk.snap_data, n->disk.snap_len, &n->sm))
+		rsim_check_fail(w->check, w->now, "node %d: its snapshot %llu on disk does not decode",
+						id, (unsigned long long) n->disk.snap.index);
+	n->sm.conf = n->disk.snap.conf;
+}
+
 void
 rsim_host_start(rsim_world *w, int id, const mc_raft_conf *bootstrap)
 {
@@ -83,19 +99,13 @@ rsim_host_start(rsim_world *w, int id, const mc_raft_conf *bootstrap)
 		 */
 		if (n->sm.applied > cfg.applied)
 			cfg.applied = n->sm.applied;
-		n->commit_seen = cfg.applied;
-		n->apply_at = n->sm.applied < cfg.applied ? w->now + 1 : 0;
 	}
 	else if (n->disk.has_snap)
-	{
-		if (!rsim_sm_decode(n->disk.snap_data, n->disk.snap_len, &n->sm))
-			rsim_check_fail(w->check, w->now, "node %d: its own snapshot on disk does not decode", id);
-		n->sm.conf = n->disk.snap.conf;
-		n->commit_seen = cfg.applied;
-		n->apply_at = 0;
-	}
+		load_disk_snapshot(w, id);
 	else
 		rsim_sm_init(&n->sm, NULL);
+	n->commit_seen = cfg.applied;
+	n->apply_at = n->sm.applied < cfg.applied ? w->now + 1 : 0;
 	n->r = mc_raft_create(&cfg, n->disk.has_hs ? &n->disk.hs : NULL,
 						  n->disk.has_snap ? &n->disk.snap : NULL,
 						  n->disk.log.e, n->disk.log.n, err, sizeof(err));
@@ -595,27 +605,14 @@ rsim_host_apply(rsim_world *w, int id)
 	rsim_node  *n = &w->nodes[id];
 	rsim_disk  *d = &n->disk;
 	uint64_t	budget = rsim_rng_range(&w->rng, 1, 64);
-	uint64_t	app;
 
 	n->apply_at = 0;
 	if (!n->up)
 		return;
 	if (d->has_snap && d->snap.index > n->sm.applied)
 	{
-		rsim_sm		sm;
-
 		/* the kept snapshot first, before any entry after it */
-		if (!rsim_sm_decode(d->snap_data, d->snap_len, &sm))
-		{
-			rsim_check_fail(w->check, w->now, "node %d: its kept snapshot %llu does not decode",
-							id, (unsigned long long) d->snap.index);
-			return;
-		}
-		if (rsim_check_app_hash_at(w->check, sm.applied, &app) && app != sm.app)
-			rsim_check_fail(w->check, w->now, "state machine safety: node %d loads a snapshot at %llu that differs from what was applied there",
-							id, (unsigned long long) sm.applied);
-		sm.conf = d->snap.conf;
-		n->sm = sm;
+		load_disk_snapshot(w, id);
 		rsim_trace(w, 1, "node %d loads its kept snapshot at %llu", id,
 				   (unsigned long long) d->snap.index);
 	}
