@@ -560,7 +560,6 @@ static void
 maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 {
 	bool		requested;
-	bool		pending;
 	uint64		snap_index;
 	int			entries = mc_snapshot_after_entries;
 	int			duration_s = mc_snapshot_after_duration_s;
@@ -570,9 +569,8 @@ maybe_snapshot(uint64 applied, TimestampTz *last_snap)
 	LWLockAcquire(McRaft->lock, LW_SHARED);
 	requested = McRaft->snapshot_requested;
 	snap_index = Max(McRaft->snapshot_index, McRaft->snapshot_ready_index);
-	pending = McRaft->install_index > applied;
 	LWLockRelease(McRaft->lock);
-	if (pending)
+	if (install_pending_after(applied))
 		return;					/* a received snapshot is to be loaded first */
 	if (!requested &&
 		(applied < snap_index + (uint64) Max(entries, 1) ||

@@ -152,9 +152,8 @@ for my $i (1 .. $n)
 	  . " FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r->'methodResponses') = 'array' THEN r->'methodResponses' END) m),"
 	  . " r->>'type', '?') FROM mailcluster.jmap(\$j\$$text\$j\$::jsonb, $rid) r;\n";
 }
-my $sql_utf8 = $sql;
-utf8::encode($sql_utf8);
-my ($out, @errors) = run_sql_script($node, "jfuzz_$seed.sql", $sql_utf8);
+utf8::encode($sql);
+my ($out, @errors) = run_sql_script($node, "jfuzz_$seed.sql", $sql);
 is(scalar(@errors), 0, "seed $seed: no jmap() call raised an error or lost its connection"
 	  . (@errors ? ' (first: ' . join(' / ', @errors[ 0 .. ($#errors < 2 ? $#errors : 2) ]) . ')' : ''));
 my @rows = grep { /^Q\d+\|/ } split /\n/, $out;
