@@ -150,6 +150,8 @@ ALTER SYSTEM SET mailcluster.raft_commit_timeout = 0;
 ALTER SYSTEM SET mailcluster.raft_batch_max = 100;
 ALTER SYSTEM SET mailcluster.snapshot_after_entries = 0;
 ALTER SYSTEM SET mailcluster.snapshot_after_duration = -1;
+ALTER SYSTEM SET mailcluster.apply_ahead_wait = 0;
+ALTER SYSTEM SET mailcluster.apply_ahead_wait = '61s';
 ALTER SYSTEM SET mailcluster.write_mode = 'sometimes';
 ALTER SYSTEM SET mailcluster.read_consistency = 'eventual';
 ALTER SYSTEM SET mailcluster.roles = 'purge.stores=1,x';
